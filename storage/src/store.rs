@@ -173,6 +173,14 @@ pub trait Store: Send + Sync + 'static {
         after: u64,
         limit: Option<u32>,
     ) -> StoreResult<EventPage>;
+    /// Deltas of `topic` after `after`, oldest first, with no reader check:
+    /// for internal consumers (the gateway's gap fill, verification tools).
+    async fn read_events(
+        &self,
+        topic: Topic,
+        after: u64,
+        limit: Option<u32>,
+    ) -> StoreResult<EventPage>;
     /// The head offset of `topic` (0 when it has no events).
     async fn topic_head(&self, topic: Topic) -> StoreResult<u64>;
     /// Drops the events of `topic` through offset `through` (retention);

@@ -35,6 +35,29 @@ const CHECKS: &[(&str, &str)] = &[
          WHERE e.topic IS NULL AND (t.topic IS NULL OR t.low = 1)",
     ),
     (
+        "message_created_lost",
+        "SELECT 'event ' || c.topic || '@' || c.offset || ' created message seq ' || c.seq
+                || ' which is neither present nor deleted'
+         FROM (SELECT topic, offset, json_extract(data, '$.chat_id') AS chat,
+                      json_extract(data, '$.seq') AS seq
+               FROM events WHERE event = 'message.created') c
+         LEFT JOIN messages m ON m.chat_id = CAST(c.chat AS INTEGER) AND m.seq = c.seq
+         LEFT JOIN (SELECT topic, json_extract(data, '$.seq') AS seq FROM events
+                    WHERE event = 'message.deleted') d ON d.topic = c.topic AND d.seq = c.seq
+         WHERE m.seq IS NULL AND d.seq IS NULL",
+    ),
+    (
+        "post_created_lost",
+        "SELECT 'event ' || c.topic || '@' || c.offset || ' created post ' || c.id
+                || ' which is neither present nor deleted'
+         FROM (SELECT topic, offset, json_extract(data, '$.id') AS id
+               FROM events WHERE event = 'post.created') c
+         LEFT JOIN posts p ON p.id = CAST(c.id AS INTEGER)
+         LEFT JOIN (SELECT topic, json_extract(data, '$.id') AS id FROM events
+                    WHERE event = 'post.deleted') d ON d.topic = c.topic AND d.id = c.id
+         WHERE p.id IS NULL AND d.id IS NULL",
+    ),
+    (
         "post_author_unknown",
         "SELECT 'post ' || p.id || ' has unknown author ' || p.author_id
          FROM posts p LEFT JOIN users u ON u.id = p.author_id WHERE u.id IS NULL",

@@ -432,6 +432,19 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn read_events(
+        &self,
+        topic: Topic,
+        after: u64,
+        limit: Option<u32>,
+    ) -> StoreResult<EventPage> {
+        self.read(move |conn| {
+            let limit = crate::limits::page_limit(limit)?;
+            reads::read_events(conn, topic, after, limit)
+        })
+        .await
+    }
+
     async fn topic_head(&self, topic: Topic) -> StoreResult<u64> {
         self.read(move |conn| rows::topic_head(conn, topic)).await
     }

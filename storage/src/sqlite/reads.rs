@@ -199,7 +199,7 @@ pub(crate) fn feed(conn: &Connection, user: UserId, page: &Cursor) -> StoreResul
             .collect::<rusqlite::Result<Vec<_>>>()?;
         merged.extend(posts);
     }
-    merged.sort_by(|a, b| b.id.cmp(&a.id));
+    merged.sort_by_key(|p| std::cmp::Reverse(p.id));
     let more = merged.len() > limit;
     merged.truncate(limit);
     let next_cursor = if more {
@@ -241,6 +241,16 @@ pub(crate) fn topic_events(
 ) -> StoreResult<EventPage> {
     let limit = page_limit(limit)?;
     may_read_topic(conn, reader, topic)?;
+    read_events(conn, topic, after, limit)
+}
+
+/// The events of `topic` after `after`, with no reader check.
+pub(crate) fn read_events(
+    conn: &Connection,
+    topic: Topic,
+    after: u64,
+    limit: u32,
+) -> StoreResult<EventPage> {
     let name = topic.to_string();
     let low: Option<i64> = rusqlite::OptionalExtension::optional(
         conn.prepare_cached("SELECT low FROM topics WHERE topic = ?1")?

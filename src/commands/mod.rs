@@ -1,0 +1,4 @@
+//! One-shot operator commands.
+
+pub(crate) mod check;
+pub(crate) mod migrate;

@@ -1,0 +1,30 @@
+//! Which store to open: `--data DIR` for the embedded SQLite file.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tidings_storage::conformance::DynStore;
+use tidings_storage::{SqliteConfig, SqliteStore};
+
+/// Flags naming the store.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct StoreArgs {
+    /// Data directory of the embedded store (holds tidings.db).
+    #[arg(long, env = "TIDINGS_DATA", default_value = "./data")]
+    pub(crate) data: PathBuf,
+}
+
+impl StoreArgs {
+    /// The SQLite configuration for `--data`.
+    pub(crate) fn sqlite_config(&self) -> SqliteConfig {
+        SqliteConfig::in_dir(&self.data)
+    }
+
+    /// Opens (and migrates) the store.
+    pub(crate) fn open(&self) -> anyhow::Result<DynStore> {
+        let store = SqliteStore::open(self.sqlite_config())
+            .with_context(|| format!("opening the store in {}", self.data.display()))?;
+        Ok(Arc::new(store))
+    }
+}
