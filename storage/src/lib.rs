@@ -17,11 +17,13 @@
 //! - [`check`]: the invariant violations a checker reports.
 //! - [`sqlite`]: the embedded backend (one file, WAL, group commit).
 //! - [`conformance`]: the shared suite every backend must pass.
+//! - [`fault`]: a wrapper that injects storage outages, for failure tests.
 
 pub mod check;
 pub mod conformance;
 pub mod delta;
 pub mod error;
+pub mod fault;
 pub mod ids;
 pub mod limits;
 pub mod model;
