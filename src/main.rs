@@ -1,6 +1,7 @@
 //! # tidings
 //!
 //! The one binary of Tidings. Each subcommand is a role or a tool:
+//! - `dev`: the whole product in one process on the embedded store.
 //! - `migrate`: create or upgrade the store's schema.
 //! - `check`: verify every cross-row invariant of a store and print violations.
 //! - `crashtest`: SIGKILL a writer at random moments, then prove nothing is
@@ -13,6 +14,7 @@ use mimalloc::MiMalloc;
 
 mod commands;
 mod crashtest;
+mod roles;
 mod store_args;
 
 #[global_allocator]
@@ -27,6 +29,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the api, the gateway and SQLite in one process.
+    Dev(roles::dev::Args),
     /// Create or upgrade the store's schema (idempotent).
     Migrate(commands::migrate::Args),
     /// Check every cross-row invariant and print each violation.
@@ -50,6 +54,7 @@ fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
+        Command::Dev(args) => roles::dev::run(&args),
         Command::Migrate(args) => commands::migrate::run(&args),
         Command::Check(args) => commands::check::run(&args),
         Command::Crashtest(args) => crashtest::run(&args),

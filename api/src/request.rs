@@ -96,8 +96,10 @@ pub fn path_id<T: std::str::FromStr>(segment: &str, what: &str) -> Result<T, Api
         .map_err(|_| ApiError::NotFound(format!("{what} {segment:?} not found")))
 }
 
-/// The bearer token of the request (header, or `?token=` for sockets).
-pub fn bearer<'a>(headers: &'a HeaderMap, query: &'a Query) -> Option<&'a str> {
+/// The bearer token of the request: the `Authorization` header, or, where
+/// `query` is given (socket upgrades: browsers cannot set headers there),
+/// `?token=`.
+pub fn bearer<'a>(headers: &'a HeaderMap, query: Option<&'a Query>) -> Option<&'a str> {
     headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -106,13 +108,13 @@ pub fn bearer<'a>(headers: &'a HeaderMap, query: &'a Query) -> Option<&'a str> {
                 .or_else(|| v.strip_prefix("bearer "))
         })
         .map(str::trim)
-        .or_else(|| query.get("token"))
+        .or_else(|| query.and_then(|q| q.get("token")))
 }
 
 /// Verifies the request's token and returns its user.
 pub fn authenticate(
     headers: &HeaderMap,
-    query: &Query,
+    query: Option<&Query>,
     key: &TokenKey,
 ) -> Result<UserId, ApiError> {
     let token = bearer(headers, query).ok_or_else(|| {

@@ -162,6 +162,15 @@ pub fn match_route<'a>(method: &Method, path: &'a str) -> Matched<'a> {
     }
 }
 
+/// The methods served on `path` (for the `Allow` header of a 405).
+pub fn allowed_methods(path: &str) -> Vec<&'static str> {
+    ROUTES
+        .iter()
+        .filter(|r| captures(r.pattern, path).is_some())
+        .map(|r| r.method)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,9 +17,9 @@ use tokio::net::TcpListener;
 
 use crate::error::ApiError;
 use crate::handlers::{dispatch, Call};
-use crate::request::{authenticate, read_body, Query};
+use crate::request::{authenticate, bearer, read_body, Query};
 use crate::response::{self, Body};
-use crate::routes::{match_route, Matched};
+use crate::routes::{allowed_methods, match_route, Matched};
 use crate::state::App;
 
 /// The path of the WebSocket endpoint, served by a [`SocketUpgrade`] if any.
@@ -27,8 +27,15 @@ pub const WS_PATH: &str = "/v1/ws";
 
 /// Takes over an authenticated socket upgrade request (e.g. the gateway in `dev`).
 pub trait SocketUpgrade: Send + Sync + 'static {
-    /// Called with a verified `user`; answers the upgrade (101) or an error.
-    fn upgrade(&self, req: Request<Incoming>, user: UserId, peer: SocketAddr) -> Response<Body>;
+    /// Called with a verified `user` whose token expires at `token_exp`
+    /// (Unix seconds); answers the upgrade (101) or an error.
+    fn upgrade(
+        &self,
+        req: Request<Incoming>,
+        user: UserId,
+        token_exp: u64,
+        peer: SocketAddr,
+    ) -> Response<Body>;
 }
 
 /// Answers one request.
@@ -42,12 +49,16 @@ pub async fn handle(
     if path == WS_PATH {
         if let Some(sockets) = app.inner.sockets.clone() {
             let query = Query::parse(req.uri().query());
-            return Ok(
-                match authenticate(req.headers(), &query, &app.config().token_key) {
-                    Ok(user) => sockets.upgrade(req, user, peer),
-                    Err(e) => response::error(&e),
-                },
-            );
+            let verified = authenticate(req.headers(), Some(&query), &app.config().token_key);
+            return Ok(match verified {
+                Ok(user) => {
+                    let exp = bearer(req.headers(), Some(&query))
+                        .and_then(tidings_wire::TokenKey::expiry)
+                        .unwrap_or(0);
+                    sockets.upgrade(req, user, exp, peer)
+                }
+                Err(e) => response::error(&e),
+            });
         }
     }
     let (route, params) = match match_route(req.method(), &path) {
@@ -55,7 +66,13 @@ pub async fn handle(
         Matched::WrongMethod => {
             let e =
                 ApiError::MethodNotAllowed(format!("{} is not allowed on {path}", req.method()));
-            return Ok(finish(&app, "unmatched", started, response::error(&e)));
+            let mut res = response::error(&e);
+            if let Ok(allow) =
+                hyper::header::HeaderValue::from_str(&allowed_methods(&path).join(", "))
+            {
+                res.headers_mut().insert(hyper::header::ALLOW, allow);
+            }
+            return Ok(finish(&app, "unmatched", started, res));
         }
         Matched::NoSuchPath => {
             let e = ApiError::NotFound(format!("no such path {path}"));
@@ -67,7 +84,7 @@ pub async fn handle(
         let body = read_body(&parts.headers, body, app.config().max_body_bytes).await?;
         let query = Query::parse(parts.uri.query());
         let user = if route.needs_auth() {
-            let user = authenticate(&parts.headers, &query, &app.config().token_key)?;
+            let user = authenticate(&parts.headers, None, &app.config().token_key)?;
             app.inner.rate.users.charge(&user)?;
             Some(user)
         } else {

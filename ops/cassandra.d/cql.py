@@ -9,6 +9,12 @@ not enough) and to run a few statements without installing a driver.
       release_version from system.local. Exit 0 and prints the version, or
       exit 1 with the reason on stderr.
 
+  cql.py smoke HOST [HOST...] [--port 9042]
+      End-to-end check of a running cluster: every host sees all the others
+      in system.peers; a keyspace (RF = min(3, hosts)) and a table are made,
+      a lightweight transaction inserts once and is refused the second time,
+      and every host reads the row back at QUORUM. The keyspace is dropped.
+
   cql.py query HOST [--port 9042] [--consistency ONE] [-k KEYSPACE] STATEMENT...
       Runs each statement (a statement argument may hold several, separated by
       ';'). Rows are printed as a header line and one line per row, columns
@@ -203,6 +209,23 @@ class Connection:
             raise CqlError("STARTUP answered with opcode 0x%02x, not READY" % op)
         return supported
 
+    def wait_schema_agreement(self, timeout=30.0):
+        """As drivers do after DDL: wait until the peers that this node sees
+        up report its schema version, so that the next statement finds the
+        new keyspace or table on every replica."""
+        import time
+        deadline = time.time() + timeout
+        while True:
+            _, local = self.query("SELECT schema_version FROM system.local")
+            _, peers = self.query("SELECT peer, schema_version FROM system.peers")
+            versions = {local[0][0]} | {v for _, v in peers if v is not None}
+            if len(versions) == 1:
+                return
+            if time.time() > deadline:
+                print("warning: no schema agreement after %.0fs" % timeout, file=sys.stderr)
+                return
+            time.sleep(0.2)
+
     def query(self, cql, consistency="ONE"):
         body = enc_long_string(cql) + struct.pack(">HB", CONSISTENCY[consistency], 0)
         op, r = self.request(OP_QUERY, body)
@@ -218,6 +241,7 @@ class Connection:
             names = [r.string()]
             if target != "KEYSPACE":
                 names.append(r.string())
+            self.wait_schema_agreement()
             return ["schema_change"], [[" ".join([change, target, ".".join(names)])]]
         if kind != 0x0002:
             return None, []
@@ -295,6 +319,66 @@ def fmt(v):
     return str(v)
 
 
+def wait_schema_agreement(conns, timeout=30.0):
+    """Like the drivers do after DDL: until every node has the same schema."""
+    import time
+    deadline = time.time() + timeout
+    while True:
+        versions = set()
+        for c in conns:
+            _, rows = c.query("SELECT schema_version FROM system.local")
+            versions.add(rows[0][0])
+        if len(versions) == 1:
+            return
+        if time.time() > deadline:
+            raise CqlError("no schema agreement after %.0fs: %s" % (timeout, versions))
+        time.sleep(0.2)
+
+
+def smoke(hosts, port):
+    import time
+    conns = []
+    for h in hosts:
+        c = Connection(h, port, 30.0)
+        c.handshake()
+        conns.append(c)
+    for h, c in zip(hosts, conns):
+        _, rows = c.query("SELECT peer FROM system.peers")
+        peers = sorted(str(r[0]) for r in rows)
+        want = sorted(x for x in hosts if x != h)
+        if peers != want:
+            raise CqlError("%s sees peers %s, expected %s" % (h, peers, want))
+    print("ring: every node sees the %d other(s)" % (len(hosts) - 1))
+    rf = min(3, len(hosts))
+    ks = "ops_smoke_%d" % int(time.time())
+    c = conns[0]
+    c.query("CREATE KEYSPACE %s WITH replication = {'class': 'SimpleStrategy', "
+            "'replication_factor': %d}" % (ks, rf))
+    try:
+        wait_schema_agreement(conns)
+        c.query("CREATE TABLE %s.handles (handle text PRIMARY KEY, owner uuid, made timestamp)" % ks)
+        wait_schema_agreement(conns)
+        print("schema: keyspace and table agreed on by every node")
+        owner = uuid.uuid4()
+        ins = ("INSERT INTO %s.handles (handle, owner, made) VALUES ('ada', %s, toTimestamp(now())) "
+               "IF NOT EXISTS")
+        _, first = c.query(ins % (ks, owner), "QUORUM")
+        _, second = conns[-1].query(ins % (ks, uuid.uuid4()), "QUORUM")
+        if first[0][0] is not True or second[0][0] is not False:
+            raise CqlError("LWT: first applied=%s, second applied=%s" % (first[0][0], second[0][0]))
+        print("lwt: INSERT IF NOT EXISTS applied once, refused the second time (RF %d, QUORUM)" % rf)
+        for h, cc in zip(hosts, conns):
+            _, rows = cc.query("SELECT owner FROM %s.handles WHERE handle = 'ada'" % ks, "QUORUM")
+            if not rows or rows[0][0] != owner:
+                raise CqlError("%s read back %s, expected owner %s" % (h, rows, owner))
+        print("read: every node reads the row back at QUORUM")
+    finally:
+        c.query("DROP KEYSPACE IF EXISTS %s" % ks)
+        for cc in conns:
+            cc.close()
+    print("smoke: ok")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -302,6 +386,9 @@ def main():
     p.add_argument("host")
     p.add_argument("--port", type=int, default=9042)
     p.add_argument("--timeout", type=float, default=2.0)
+    sm = sub.add_parser("smoke")
+    sm.add_argument("hosts", nargs="+")
+    sm.add_argument("--port", type=int, default=9042)
     q = sub.add_parser("query")
     q.add_argument("host")
     q.add_argument("--port", type=int, default=9042)
@@ -311,6 +398,13 @@ def main():
     q.add_argument("statements", nargs="+")
     args = ap.parse_args()
 
+    if args.cmd == "smoke":
+        try:
+            smoke(args.hosts, args.port)
+            return 0
+        except (CqlError, OSError) as e:
+            print("smoke: FAILED: %s" % e, file=sys.stderr)
+            return 1
     try:
         conn = Connection(args.host, args.port, args.timeout)
     except OSError as e:

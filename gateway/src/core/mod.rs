@@ -1,0 +1,22 @@
+//! The sans-IO core of the gateway: no sockets, no threads, no clocks of its
+//! own. Everything here is driven by the shells (`shard`, `hub`) and tested
+//! deterministically, as quinn-proto is.
+//!
+//! - [`ws_codec`]: RFC 6455 frames: decoding client frames from bytes,
+//!   encoding server frames (through fastwebsockets' `Frame`).
+//! - [`frames`]: the JSON protocol frames (`hello`, `resume`, `delta`, ...).
+//! - [`sequencer`]: per-topic ordering of incoming deltas and gap detection.
+//! - [`ring`]: the bounded replay rings that serve `resume`.
+//! - [`user_index`]: which connection slots belong to which user.
+//! - [`outbound`]: the bounded per-connection queue of unsent bytes.
+//! - [`delivered`]: per-connection high-water marks (at most once, in order).
+//! - [`encoded`]: a delta encoded once, shared by every recipient socket.
+
+pub mod delivered;
+pub mod encoded;
+pub mod frames;
+pub mod outbound;
+pub mod ring;
+pub mod sequencer;
+pub mod user_index;
+pub mod ws_codec;

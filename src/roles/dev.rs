@@ -1,0 +1,88 @@
+//! `tidings dev`: the whole product in one process on the embedded store:
+//! the HTTP api and the WebSocket gateway on one listener, SQLite in `--data`.
+//! SIGINT/SIGTERM: stop accepting, let in-flight requests finish, then close
+//! every socket with 1012 so clients reconnect and resume.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tidings_api::App;
+use tidings_gateway::{GapSource, Gateway, GatewayConfig};
+
+use super::api_args::ApiArgs;
+use super::glue::{LocalGatewayPublisher, LocalSockets};
+use super::signals::shutdown_signal;
+use crate::store_args::StoreArgs;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    /// Address for HTTP and /v1/ws.
+    #[arg(long, env = "TIDINGS_LISTEN", default_value = "127.0.0.1:8080")]
+    pub(crate) listen: SocketAddr,
+    #[command(flatten)]
+    pub(crate) api: ApiArgs,
+    /// Gateway shards (epoll loops); defaults to one per core.
+    #[arg(long, env = "TIDINGS_SHARDS")]
+    pub(crate) shards: Option<usize>,
+    /// Seconds between heartbeats to idle sockets.
+    #[arg(long, env = "TIDINGS_HEARTBEAT_SECS", default_value_t = 30)]
+    pub(crate) heartbeat_secs: u64,
+}
+
+pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: &Args) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.store.data)
+        .with_context(|| format!("creating {}", args.store.data.display()))?;
+    let store = args.store.open()?;
+    let registry = prometheus::Registry::new();
+    let mut gw_config = GatewayConfig {
+        heartbeat: std::time::Duration::from_secs(args.heartbeat_secs.max(1)),
+        ..GatewayConfig::default()
+    };
+    if let Some(n) = args.shards {
+        gw_config.shards = n.max(1);
+    }
+    let gateway = Gateway::start(
+        gw_config,
+        &registry,
+        Some(GapSource {
+            store: store.clone(),
+            runtime: tokio::runtime::Handle::current(),
+        }),
+    )?;
+    let config = args.api.config(&args.store.data)?;
+    let app = App::new(
+        store,
+        Arc::new(LocalGatewayPublisher(gateway.feed())),
+        config,
+        registry,
+    )
+    .with_sockets(Arc::new(LocalSockets(gateway.clone())));
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    println!(
+        "Tidings dev is up (embedded SQLite in {})",
+        args.store.data.display()
+    );
+    println!("  HTTP API   http://{addr}/v1   (OpenAPI: http://{addr}/v1/openapi.yaml)");
+    println!("  WebSocket  ws://{addr}/v1/ws?token=<token>");
+    println!("  Metrics    http://{addr}/metrics   Health: http://{addr}/healthz");
+    println!("  Stop with Ctrl-C.");
+    tidings_api::serve(listener, app, shutdown_signal()).await?;
+    // Requests have drained; now tell socket clients to come back later.
+    let gateway_for_close = gateway.clone();
+    tokio::task::spawn_blocking(move || gateway_for_close.shutdown()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,6 @@
+//! Long-running roles of the binary.
+
+pub(crate) mod api_args;
+pub(crate) mod dev;
+pub(crate) mod glue;
+pub(crate) mod signals;
