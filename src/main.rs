@@ -2,6 +2,7 @@
 //!
 //! The one binary of Tidings. Each subcommand is a role or a tool:
 //! - `dev`: the whole product in one process on the embedded store.
+//! - `loadtest`: load scenarios against a running Tidings.
 //! - `migrate`: create or upgrade the store's schema.
 //! - `check`: verify every cross-row invariant of a store and print violations.
 //! - `crashtest`: SIGKILL a writer at random moments, then prove nothing is
@@ -31,6 +32,8 @@ struct Cli {
 enum Command {
     /// Run the api, the gateway and SQLite in one process.
     Dev(roles::dev::Args),
+    /// Load scenarios against a running Tidings.
+    Loadtest(commands::loadtest::Args),
     /// Create or upgrade the store's schema (idempotent).
     Migrate(commands::migrate::Args),
     /// Check every cross-row invariant and print each violation.
@@ -55,6 +58,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Dev(args) => roles::dev::run(&args),
+        Command::Loadtest(args) => commands::loadtest::run(&args),
         Command::Migrate(args) => commands::migrate::run(&args),
         Command::Check(args) => commands::check::run(&args),
         Command::Crashtest(args) => crashtest::run(&args),

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use tidings_storage::conformance::DynStore;
+use tidings_storage::sqlite::Durability;
 use tidings_storage::{SqliteConfig, SqliteStore};
 
 /// Flags naming the store.
@@ -13,12 +14,23 @@ pub(crate) struct StoreArgs {
     /// Data directory of the embedded store (holds tidings.db).
     #[arg(long, env = "TIDINGS_DATA", default_value = "./data")]
     pub(crate) data: PathBuf,
+    /// SQLite durability: `full` fsyncs every group commit (survives power
+    /// loss); `normal` survives process crashes but may lose the last
+    /// commits on power loss.
+    #[arg(long, env = "TIDINGS_SQLITE_SYNC", default_value = "full", value_parser = ["full", "normal"])]
+    pub(crate) sqlite_sync: String,
 }
 
 impl StoreArgs {
     /// The SQLite configuration for `--data`.
     pub(crate) fn sqlite_config(&self) -> SqliteConfig {
-        SqliteConfig::in_dir(&self.data)
+        let mut config = SqliteConfig::in_dir(&self.data);
+        config.durability = if self.sqlite_sync == "normal" {
+            Durability::Normal
+        } else {
+            Durability::Full
+        };
+        config
     }
 
     /// Opens (and migrates) the store.

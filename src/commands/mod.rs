@@ -1,4 +1,5 @@
 //! One-shot operator commands.
 
 pub(crate) mod check;
+pub(crate) mod loadtest;
 pub(crate) mod migrate;

@@ -386,16 +386,18 @@ pub(crate) fn post_message(
     body: &str,
     now: Timestamp,
 ) -> StoreResult<Committed<Message>> {
-    if !rows::is_member(conn, chat, w.actor)? {
+    // The member list answers both "may the actor post?" and "who receives it?".
+    let members = rows::member_ids(conn, chat)?;
+    if !members.contains(&w.actor) {
         return Err(rows::chat_not_found(chat));
     }
     limits.message_body(body)?;
+    let id = MessageId(next_id(conn, now)?);
     let seq: i64 = conn
         .prepare_cached(
-            "UPDATE chats SET last_seq = last_seq + 1 WHERE id = ?1 RETURNING last_seq",
+            "UPDATE chats SET last_seq = last_seq + 1, activity = ?2 WHERE id = ?1 RETURNING last_seq",
         )?
-        .query_row([chat.as_i64()], |r| r.get(0))?;
-    let id = MessageId(next_id(conn, now)?);
+        .query_row([chat.as_i64(), id.as_i64()], |r| r.get(0))?;
     conn.prepare_cached(
         "INSERT INTO messages (chat_id, seq, id, author_id, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
@@ -407,8 +409,6 @@ pub(crate) fn post_message(
         body,
         now.millis()
     ])?;
-    conn.prepare_cached("UPDATE chats SET activity = ?2 WHERE id = ?1")?
-        .execute([chat.as_i64(), id.as_i64()])?;
     let message = Message {
         id,
         chat_id: chat,
@@ -419,7 +419,6 @@ pub(crate) fn post_message(
         edited_at: None,
     };
     let data = serde_json::to_value(&message).map_err(json_err)?;
-    let members = rows::member_ids(conn, chat)?;
     let delta = append_event(
         conn,
         Topic::Chat(chat),
