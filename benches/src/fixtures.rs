@@ -41,7 +41,10 @@ pub async fn paging_store(small_len: u64, big_len: u64) -> (SqliteStore, PagingF
     }
     let store = SqliteStore::open(SqliteConfig::in_dir(&dir)).expect("open bench store");
     if !done.exists() {
-        eprintln!("bulk-loading {big_len} + {small_len} messages into {} (once)", dir.display());
+        eprintln!(
+            "bulk-loading {big_len} + {small_len} messages into {} (once)",
+            dir.display()
+        );
         let started = std::time::Instant::now();
         store
             .bulk(move |conn| load(conn, fixture))

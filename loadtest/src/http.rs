@@ -66,7 +66,9 @@ impl Conn {
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));
         }
-        let bytes = body.map(|b| serde_json::to_vec(b).unwrap_or_default()).unwrap_or_default();
+        let bytes = body
+            .map(|b| serde_json::to_vec(b).unwrap_or_default())
+            .unwrap_or_default();
         let req = req
             .body(Full::new(Bytes::from(bytes)))
             .map_err(|e| HttpError::Url(e.to_string()))?;

@@ -53,7 +53,12 @@ async fn provision(plan: &WritesPlan, i: usize, run: u64) -> Result<Writer, Http
         .await?;
     let token = session["token"].as_str().unwrap_or_default().to_owned();
     let chat = conn
-        .ok(Method::POST, "/v1/chats", Some(&token), Some(&json!({"title": "bench"})))
+        .ok(
+            Method::POST,
+            "/v1/chats",
+            Some(&token),
+            Some(&json!({"title": "bench"})),
+        )
         .await?;
     Ok(Writer {
         conn,
@@ -98,7 +103,10 @@ pub async fn run(plan: WritesPlan) -> Result<WritesReport, HttpError> {
                 if t0 >= end {
                     break;
                 }
-                let r = w.conn.call(Method::POST, &path, Some(&w.token), Some(&payload)).await;
+                let r = w
+                    .conn
+                    .call(Method::POST, &path, Some(&w.token), Some(&payload))
+                    .await;
                 let took = t0.elapsed();
                 sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 if t0 < measure_from {
