@@ -7,7 +7,11 @@
 //! - [`latency`]: HDR histograms and their summaries.
 //! - [`writes`]: the message-write benchmark: concurrent clients posting
 //!   messages through the api, with throughput and latency percentiles.
+//! - [`ws_client`], [`idle`]: a lean WebSocket client, and the idle-memory
+//!   benchmark (server RSS growth per held connection).
 
 pub mod http;
+pub mod idle;
 pub mod latency;
 pub mod writes;
+pub mod ws_client;
