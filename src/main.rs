@@ -2,6 +2,7 @@
 //!
 //! The one binary of Tidings. Each subcommand is a role or a tool:
 //! - `dev`: the whole product in one process on the embedded store.
+//! - `api` / `gateway`: separate nodes joined by the QUIC bus.
 //! - `loadtest`: load scenarios against a running Tidings.
 //! - `migrate`: create or upgrade the store's schema.
 //! - `check`: verify every cross-row invariant of a store and print violations.
@@ -32,6 +33,10 @@ struct Cli {
 enum Command {
     /// Run the api, the gateway and SQLite in one process.
     Dev(roles::dev::Args),
+    /// Run an api node publishing to gateways over the QUIC bus.
+    Api(roles::api::Args),
+    /// Run a gateway node fed by the QUIC bus.
+    Gateway(roles::gateway::Args),
     /// Load scenarios against a running Tidings.
     Loadtest(commands::loadtest::Args),
     /// Create or upgrade the store's schema (idempotent).
@@ -58,6 +63,8 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Dev(args) => roles::dev::run(&args),
+        Command::Api(args) => roles::api::run(&args),
+        Command::Gateway(args) => roles::gateway::run(&args),
         Command::Loadtest(args) => commands::loadtest::run(&args),
         Command::Migrate(args) => commands::migrate::run(&args),
         Command::Check(args) => commands::check::run(&args),

@@ -3,115 +3,45 @@
 //! refused before the upgrade; oversized frames close with 1009; SIGTERM
 //! closes sockets with 1012.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+mod common;
 
-use fastwebsockets::{Frame, OpCode, Payload, WebSocket};
-use http_body_util::Empty;
-use hyper::body::Bytes;
-use hyper::upgrade::Upgraded;
-use hyper_util::rt::TokioIo;
+use std::process::Command;
+
+use common::{next, send, spawn, Proc};
+use fastwebsockets::{Frame, Payload};
 use serde_json::{json, Value};
 
 struct Dev {
-    child: Child,
+    proc: Proc,
     addr: String,
     _dir: tempfile::TempDir,
 }
 
-impl Drop for Dev {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start_dev() -> Dev {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tidings"))
-        .args([
+    let data = dir.path().to_str().unwrap().to_owned();
+    let proc = spawn(
+        &[
             "dev",
             "--listen",
             "127.0.0.1:0",
             "--rate-per-sec",
             "0",
             "--data",
-        ])
-        .arg(dir.path())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let addr = loop {
-        let line = lines.next().expect("dev printed its banner").unwrap();
-        if let Some(rest) = line.trim().strip_prefix("HTTP API   http://") {
-            break rest.split('/').next().unwrap().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+            &data,
+        ],
+        2,
+    );
+    let addr = proc.addr("HTTP API");
     Dev {
-        child,
+        proc,
         addr,
         _dir: dir,
     }
 }
 
-struct SpawnExecutor;
-
-impl<Fut> hyper::rt::Executor<Fut> for SpawnExecutor
-where
-    Fut: std::future::Future + Send + 'static,
-    Fut::Output: Send + 'static,
-{
-    fn execute(&self, fut: Fut) {
-        tokio::spawn(fut);
-    }
-}
-
-type Ws = WebSocket<TokioIo<Upgraded>>;
-
-async fn connect(addr: &str, token: &str) -> Result<Ws, u16> {
-    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let req = hyper::Request::builder()
-        .uri(format!("http://{addr}/v1/ws?token={token}"))
-        .header("Host", addr)
-        .header("Upgrade", "websocket")
-        .header("Connection", "upgrade")
-        .header(
-            "Sec-WebSocket-Key",
-            fastwebsockets::handshake::generate_key(),
-        )
-        .header("Sec-WebSocket-Version", "13")
-        .body(Empty::<Bytes>::new())
-        .unwrap();
-    match fastwebsockets::handshake::client(&SpawnExecutor, req, stream).await {
-        Ok((ws, _)) => Ok(ws),
-        Err(fastwebsockets::WebSocketError::InvalidStatusCode(code)) => Err(code),
-        Err(e) => panic!("handshake failed: {e}"),
-    }
-}
-
-/// The next JSON frame, or the close code.
-async fn next(ws: &mut Ws) -> Result<Value, u16> {
-    let frame = tokio::time::timeout(Duration::from_secs(10), ws.read_frame())
-        .await
-        .expect("a frame within 10 s")
-        .map_err(|_| 1006u16)?;
-    match frame.opcode {
-        OpCode::Text => Ok(serde_json::from_slice(&frame.payload).unwrap()),
-        OpCode::Close => Err(u16::from_be_bytes([frame.payload[0], frame.payload[1]])),
-        other => panic!("unexpected {other:?}"),
-    }
-}
-
-async fn send(ws: &mut Ws, v: Value) {
-    let bytes = serde_json::to_vec(&v).unwrap();
-    ws.write_frame(Frame::text(Payload::Owned(bytes)))
-        .await
-        .unwrap();
+async fn connect(addr: &str, token: &str) -> Result<common::Ws, u16> {
+    common::connect(addr, token).await
 }
 
 struct Http {
@@ -287,7 +217,7 @@ async fn deltas_flow_from_http_to_websockets_and_resume() {
     assert_eq!(next(&mut big).await.err(), Some(1009));
 
     // SIGTERM: the socket is closed with 1012, the process exits cleanly.
-    let pid = dev.child.id().to_string();
+    let pid = dev.proc.child.id().to_string();
     assert!(Command::new("kill")
         .args(["-TERM", &pid])
         .status()
@@ -296,7 +226,7 @@ async fn deltas_flow_from_http_to_websockets_and_resume() {
     assert_eq!(next(&mut ws).await.err(), Some(1012));
     let mut dev = dev;
     let status = tokio::task::spawn_blocking(move || {
-        let s = dev.child.wait();
+        let s = dev.proc.child.wait();
         (s, dev)
     })
     .await

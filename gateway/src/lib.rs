@@ -14,6 +14,7 @@
 //! - [`feed`]: the bounded, never-blocking entry for committed deltas.
 //! - [`upgrade`]: the WebSocket handshake on hyper + fastwebsockets, after
 //!   which the raw socket moves into a shard.
+//! - [`listener`]: the gateway's own listener (`tidings gateway`).
 //! - [`metrics`], [`config`].
 //!
 //! ## Why no fastwebsockets `WebSocket` per connection
@@ -31,6 +32,7 @@ pub mod core;
 pub mod feed;
 pub mod handshake_limit;
 mod hub;
+pub mod listener;
 pub mod metrics;
 mod shard;
 pub mod upgrade;

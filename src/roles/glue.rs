@@ -54,3 +54,13 @@ impl SocketUpgrade for LocalSockets {
         }
     }
 }
+
+/// Publishes committed deltas to every gateway over the QUIC bus.
+#[derive(Debug, Clone)]
+pub(crate) struct BusPublisher(pub(crate) tidings_bus::BusSender);
+
+impl Publisher for BusPublisher {
+    fn publish(&self, deltas: &[CommittedDelta]) {
+        self.0.publish(deltas);
+    }
+}

@@ -1,0 +1,97 @@
+//! `tidings gateway`: a gateway node. It receives committed deltas over the
+//! QUIC bus, fills offset gaps from the store, and pushes to its WebSocket
+//! clients. SIGTERM closes every socket with 1012.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tidings_bus::{BusReceiver, BusTls};
+use tidings_gateway::{GapSource, Gateway, GatewayConfig};
+use tidings_storage::CommittedDelta;
+use tidings_wire::TokenKey;
+
+use super::bus_args::BusCertArgs;
+use super::signals::shutdown_signal;
+use crate::store_args::StoreArgs;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    /// Address for WebSocket clients (/v1/ws), /healthz and /metrics.
+    #[arg(long, env = "TIDINGS_GATEWAY_LISTEN", default_value = "127.0.0.1:8081")]
+    pub(crate) listen: SocketAddr,
+    /// UDP address api nodes publish to.
+    #[arg(long, env = "TIDINGS_BUS_LISTEN", default_value = "127.0.0.1:7100")]
+    pub(crate) bus_listen: SocketAddr,
+    #[command(flatten)]
+    pub(crate) bus: BusCertArgs,
+    /// Hex token key shared with the api nodes (default: DATA/token.key).
+    #[arg(long, env = "TIDINGS_TOKEN_KEY", hide_env_values = true)]
+    pub(crate) token_key: Option<String>,
+    /// Shards (epoll loops); defaults to one per core.
+    #[arg(long, env = "TIDINGS_SHARDS")]
+    pub(crate) shards: Option<usize>,
+    /// Seconds between heartbeats to idle sockets.
+    #[arg(long, env = "TIDINGS_HEARTBEAT_SECS", default_value_t = 30)]
+    pub(crate) heartbeat_secs: u64,
+    /// Upgrades per second per client address (0 disables).
+    #[arg(long, env = "TIDINGS_HANDSHAKES_PER_SEC", default_value_t = 0)]
+    pub(crate) handshakes_per_sec: u32,
+}
+
+pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: &Args) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.store.data)?;
+    let store = args.store.open()?;
+    let key = match &args.token_key {
+        Some(hex) => TokenKey::from_hex(hex).context("--token-key")?,
+        None => TokenKey::load_or_create(&args.store.data.join("token.key"))?,
+    };
+    let registry = prometheus::Registry::new();
+    let mut config = GatewayConfig {
+        heartbeat: Duration::from_secs(args.heartbeat_secs.max(1)),
+        handshakes_per_sec_per_ip: args.handshakes_per_sec,
+        ..GatewayConfig::default()
+    };
+    if let Some(n) = args.shards {
+        config.shards = n.max(1);
+    }
+    let gateway = Gateway::start(
+        config,
+        &registry,
+        Some(GapSource {
+            store,
+            runtime: tokio::runtime::Handle::current(),
+        }),
+    )?;
+    let tls = BusTls::load_or_generate(
+        &args.bus.cert(&args.store.data),
+        &args.bus.key(&args.store.data),
+    )?;
+    let feed = gateway.feed();
+    let bus = BusReceiver::start(
+        args.bus_listen,
+        &tls,
+        Arc::new(move |batch: Vec<CommittedDelta>| feed.push(&batch)),
+    )?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    println!("Tidings gateway is up");
+    println!("  WebSocket  ws://{addr}/v1/ws?token=<token>");
+    println!("  Bus        quic://{}", bus.local_addr()?);
+    println!("  Metrics    http://{addr}/metrics");
+    tidings_gateway::listener::serve(listener, gateway, key, registry, shutdown_signal()).await;
+    bus.close();
+    Ok(())
+}
