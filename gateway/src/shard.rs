@@ -675,6 +675,10 @@ impl Shard {
             // Drained: free the queue and stop asking for writability.
             conn.out = None;
             conn.wants_write = false;
+            if conn.closing {
+                // The close frame went out last.
+                let _ = conn.stream.shutdown(std::net::Shutdown::Write);
+            }
             let _ =
                 self.poll
                     .registry()
@@ -743,22 +747,30 @@ impl Shard {
         conn.closing = true;
         let user = conn.user;
         if let Some(code) = code {
-            let mid_frame = conn.out.as_ref().is_some_and(|o| o.mid_frame());
-            if !mid_frame {
-                let _ = conn.stream.write(&ws_codec::close(code, ""));
+            let close = ws_codec::close(code, "");
+            match conn.out.as_mut().filter(|o| o.mid_frame()) {
+                // A frame is half written: finish it, then the close frame,
+                // dropping everything queued behind it; shut down once flushed.
+                Some(out) => {
+                    out.keep_front_only();
+                    let _ = out.push(close.into(), usize::MAX);
+                }
+                None => {
+                    conn.out = None;
+                    let _ = conn.stream.write(&close);
+                    let _ = conn.stream.shutdown(std::net::Shutdown::Write);
+                    if conn.wants_write {
+                        conn.wants_write = false;
+                        let _ = self.poll.registry().reregister(
+                            &mut conn.stream,
+                            Token(slot),
+                            Interest::READABLE,
+                        );
+                    }
+                }
             }
-            let _ = conn.stream.shutdown(std::net::Shutdown::Write);
-            conn.out = None;
             conn.extra = None;
             conn.last_rx = self.started.elapsed().as_secs() as u32;
-            if conn.wants_write {
-                conn.wants_write = false;
-                let _ = self.poll.registry().reregister(
-                    &mut conn.stream,
-                    Token(slot),
-                    Interest::READABLE,
-                );
-            }
             self.metrics
                 .closes
                 .with_label_values(&[&code.to_string()])

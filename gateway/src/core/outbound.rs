@@ -46,6 +46,15 @@ impl Outbound {
         }
     }
 
+    /// Drops every frame but the front one (which may be partly written).
+    pub fn keep_front_only(&mut self) {
+        while self.frames.len() > 1 {
+            if let Some(f) = self.frames.pop_back() {
+                self.bytes -= f.len();
+            }
+        }
+    }
+
     /// Whether a frame is partly written (nothing else may be sent before it ends).
     pub fn mid_frame(&self) -> bool {
         self.front_written > 0

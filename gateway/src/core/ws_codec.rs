@@ -100,6 +100,44 @@ pub fn decode(buf: &[u8], max_payload: usize) -> Result<Decoded, DecodeError> {
     ))
 }
 
+/// A frame from the server, as a client sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerFrame {
+    pub opcode: u8,
+    pub payload: Vec<u8>,
+}
+
+/// Decodes the first (unmasked) server frame of `buf`, for clients: the
+/// load generator and tests. `None` when more bytes are needed.
+pub fn decode_server(buf: &[u8]) -> Result<Option<(ServerFrame, usize)>, DecodeError> {
+    if buf.len() < 2 {
+        return Ok(None);
+    }
+    if buf[1] & 0x80 != 0 {
+        return Err(DecodeError::Protocol);
+    }
+    let (len, at) = match buf[1] & 0x7F {
+        126 if buf.len() >= 4 => (u16::from_be_bytes([buf[2], buf[3]]) as usize, 4),
+        127 if buf.len() >= 10 => {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&buf[2..10]);
+            (u64::from_be_bytes(b) as usize, 10)
+        }
+        126 | 127 => return Ok(None),
+        n => (n as usize, 2),
+    };
+    if buf.len() < at + len {
+        return Ok(None);
+    }
+    Ok(Some((
+        ServerFrame {
+            opcode: buf[0] & 0x0F,
+            payload: buf[at..at + len].to_vec(),
+        },
+        at + len,
+    )))
+}
+
 fn encode(opcode: OpCode, payload: &[u8]) -> Vec<u8> {
     let mut buf = Vec::with_capacity(payload.len() + 10);
     let len = Frame::new(true, opcode, None, Payload::Borrowed(payload))
@@ -189,6 +227,18 @@ mod tests {
         assert_eq!(decode(&bad_op, 1024), Err(DecodeError::Protocol));
         let long_ping = client_frame(OP_PING, true, &[0; 126], [0; 4]);
         assert_eq!(decode(&long_ping, 1024), Err(DecodeError::Protocol));
+    }
+
+    #[test]
+    fn clients_decode_server_frames() {
+        let mut wire = text(&[b'x'; 300]);
+        wire.extend(close(4008, ""));
+        let (f, used) = decode_server(&wire).unwrap().unwrap();
+        assert_eq!((f.opcode, f.payload.len()), (OP_TEXT, 300));
+        let (f, _) = decode_server(&wire[used..]).unwrap().unwrap();
+        assert_eq!(f.opcode, OP_CLOSE);
+        assert_eq!(f.payload, 4008u16.to_be_bytes());
+        assert_eq!(decode_server(&wire[..100]).unwrap(), None);
     }
 
     #[test]
