@@ -7,9 +7,12 @@
 //! - [`latency`]: HDR histograms and their summaries.
 //! - [`writes`]: the message-write benchmark: concurrent clients posting
 //!   messages through the api, with throughput and latency percentiles.
+//! - [`fanout`]: chats of many members, writers through the api, every
+//!   delivery verified, latency from the writer's send to each receipt.
 //! - [`ws_client`], [`idle`]: a lean WebSocket client, and the idle-memory
 //!   benchmark (server RSS growth per held connection).
 
+pub mod fanout;
 pub mod http;
 pub mod idle;
 pub mod latency;

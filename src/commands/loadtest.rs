@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use tidings_loadtest::fanout::{self, FanoutPlan, Seat};
 use tidings_loadtest::idle::{self, IdlePlan};
 use tidings_loadtest::writes::{self, WritesPlan};
 
@@ -19,6 +20,38 @@ pub(crate) enum Scenario {
     /// Hold N idle WebSocket connections to one server process and report
     /// its resident-memory growth per connection, and handshakes/s.
     Idle(IdleArgs),
+    /// Chats of many members; writers post through the api; every client
+    /// verifies every delivery; deliveries/s and send-to-receipt latency.
+    /// Provisions users and chats straight into the server's store.
+    Fanout(FanoutArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct FanoutArgs {
+    /// The server's data directory (users, chats and tokens are provisioned there).
+    #[command(flatten)]
+    pub(crate) store: crate::store_args::StoreArgs,
+    /// Base URL of an api node.
+    #[arg(long, env = "TIDINGS_URL", default_value = "http://127.0.0.1:8080")]
+    pub(crate) url: String,
+    /// Gateway addresses (host:port), comma-separated; clients spread over them.
+    #[arg(long, value_delimiter = ',', default_value = "127.0.0.1:8080")]
+    pub(crate) ws: Vec<std::net::SocketAddr>,
+    /// WebSocket clients (one user each).
+    #[arg(long, default_value_t = 2000)]
+    pub(crate) users: usize,
+    /// Members per chat.
+    #[arg(long, default_value_t = 100)]
+    pub(crate) chat_size: usize,
+    /// Messages posted to each chat.
+    #[arg(long, default_value_t = 20)]
+    pub(crate) messages: u64,
+    /// Messages per second across all chats.
+    #[arg(long, default_value_t = 200)]
+    pub(crate) rate: u64,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -71,6 +104,41 @@ pub(crate) struct WritesArgs {
 pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     match &args.scenario {
+        Scenario::Fanout(a) => {
+            let seats = runtime.block_on(provision_fanout(a))?;
+            let report = runtime.block_on(fanout::run(FanoutPlan {
+                api: a.url.clone(),
+                gateways: a.ws.clone(),
+                seats,
+                messages_per_chat: a.messages,
+                rate_per_sec: a.rate,
+                progress: !a.json,
+            }))?;
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!(
+                    "{} clients in {} chats: {} posted, {}/{} delivered ({:.0}/s), {} lost, {} out of order; send-to-receipt ms p50 {:.2} p99 {:.2} p99.9 {:.2} max {:.2}",
+                    report.clients,
+                    report.chats,
+                    report.messages_posted,
+                    report.deliveries,
+                    report.expected_deliveries,
+                    report.deliveries_per_sec,
+                    report.lost,
+                    report.duplicates_or_disorder,
+                    report.latency.p50_ms,
+                    report.latency.p99_ms,
+                    report.latency.p999_ms,
+                    report.latency.max_ms
+                );
+            }
+            anyhow::ensure!(
+                report.lost == 0 && report.duplicates_or_disorder == 0,
+                "deliveries were lost, duplicated or out of order"
+            );
+            Ok(())
+        }
         Scenario::Idle(a) => {
             let key = tidings_wire::TokenKey::load_or_create(&a.token_key_file)?;
             let exp = tidings_wire::token::now_unix_s() + 24 * 3600;
@@ -129,4 +197,50 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Creates `users` users in chats of `chat_size` directly in the store, and
+/// mints their tokens with the server's key.
+async fn provision_fanout(a: &FanoutArgs) -> anyhow::Result<Vec<Seat>> {
+    use tidings_storage::password::HashCost;
+    use tidings_storage::{NewChat, NewUser, PasswordHash, Write};
+
+    let store = a.store.open()?;
+    let key = tidings_wire::TokenKey::load_or_create(&a.store.data.join("token.key"))?;
+    let exp = tidings_wire::token::now_unix_s() + 24 * 3600;
+    let hash = PasswordHash::hash("load-test-password", HashCost::Fast);
+    let run = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() & 0xffff_ffff);
+    let mut seats = Vec::with_capacity(a.users);
+    let mut ids = Vec::new();
+    for i in 0..a.users {
+        let user = store
+            .create_user(NewUser {
+                username: format!("f{run:x}_{i}"),
+                display_name: None,
+                password: hash.clone(),
+            })
+            .await?;
+        ids.push(user.id);
+    }
+    for group in ids.chunks(a.chat_size.max(1)) {
+        let chat = store
+            .create_chat(
+                &Write::by(group[0]),
+                NewChat {
+                    title: Some("fanout".into()),
+                    member_ids: group.to_vec(),
+                },
+            )
+            .await?
+            .value;
+        for id in group {
+            seats.push(Seat {
+                token: key.issue(*id, exp),
+                chat: chat.id.to_string(),
+            });
+        }
+    }
+    Ok(seats)
 }
