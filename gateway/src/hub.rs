@@ -16,6 +16,7 @@ use crate::core::ring::ReplayRing;
 use crate::core::sequencer::{Gap, Sequencer};
 use crate::metrics::GatewayMetrics;
 use crate::shard::{ShardHandle, ShardMsg};
+use crate::wt_sessions::WtSessions;
 
 /// Where the hub fills gaps from: the store, through an async runtime.
 #[derive(Clone)]
@@ -39,6 +40,7 @@ pub(crate) enum HubMsg {
 pub(crate) struct Hub {
     pub(crate) rx: Receiver<HubMsg>,
     pub(crate) shards: Arc<Vec<ShardHandle>>,
+    pub(crate) wt: Arc<WtSessions>,
     pub(crate) ring: Arc<Mutex<ReplayRing>>,
     pub(crate) sequencer: Sequencer,
     pub(crate) gaps: Option<GapSource>,
@@ -112,6 +114,7 @@ impl Hub {
             for shard in self.shards.iter() {
                 shard.send(ShardMsg::Deliver(encoded.clone()));
             }
+            self.wt.deliver(&encoded);
         }
     }
 }

@@ -15,6 +15,9 @@
 //! - [`upgrade`]: the WebSocket handshake on hyper + fastwebsockets, after
 //!   which the raw socket moves into a shard.
 //! - [`listener`]: the gateway's own listener (`tidings gateway`).
+//! - [`webtransport`]: the same protocol over WebTransport (wtransport),
+//!   newline-delimited JSON on one bidirectional stream; a session is a
+//!   task with a bounded queue, fed by the hub like the shards.
 //! - [`metrics`], [`config`].
 //!
 //! ## Why no fastwebsockets `WebSocket` per connection
@@ -36,6 +39,8 @@ pub mod listener;
 pub mod metrics;
 mod shard;
 pub mod upgrade;
+pub mod webtransport;
+mod wt_sessions;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -69,6 +74,8 @@ struct GatewayInner {
     handshakes: HandshakeLimit,
     config: Arc<GatewayConfig>,
     hub: Mutex<Option<std::thread::JoinHandle<()>>>,
+    ring: Arc<Mutex<ReplayRing>>,
+    wt: Arc<wt_sessions::WtSessions>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -108,10 +115,12 @@ impl Gateway {
         }
         let shards = Arc::new(shards);
         let (tx, rx) = crossbeam_channel::bounded(config.feed_capacity.max(1));
+        let wt = Arc::new(wt_sessions::WtSessions::default());
         let hub = Hub {
             rx,
             shards: shards.clone(),
-            ring,
+            wt: wt.clone(),
+            ring: ring.clone(),
             sequencer: Sequencer::new(config.gap_hold.as_millis() as u64, 1_000_000),
             gaps,
             metrics: metrics.clone(),
@@ -132,6 +141,8 @@ impl Gateway {
                 handshakes: HandshakeLimit::new(config.handshakes_per_sec_per_ip),
                 config,
                 hub: Mutex::new(Some(hub)),
+                ring,
+                wt,
             }),
         })
     }
@@ -147,6 +158,14 @@ impl Gateway {
 
     pub fn config(&self) -> &GatewayConfig {
         &self.inner.config
+    }
+
+    pub(crate) fn ring(&self) -> &Mutex<ReplayRing> {
+        &self.inner.ring
+    }
+
+    pub(crate) fn wt_sessions(&self) -> &wt_sessions::WtSessions {
+        &self.inner.wt
     }
 
     /// Hands an upgraded socket to the least loaded shard.

@@ -26,7 +26,8 @@ use crate::core::delivered::Delivered;
 use crate::core::encoded::EncodedDelta;
 use crate::core::frames::{self, ClientMessage, FrameError};
 use crate::core::outbound::Outbound;
-use crate::core::ring::{Replay, ReplayRing};
+use crate::core::resume;
+use crate::core::ring::ReplayRing;
 use crate::core::user_index::UserIndex;
 use crate::core::ws_codec::{self, DecodeError, Decoded};
 use crate::metrics::GatewayMetrics;
@@ -474,53 +475,20 @@ impl Shard {
         let Some(user) = self.conns.get(slot).map(|c| c.user) else {
             return;
         };
-        let mut recovered = Vec::new();
-        let mut resync = Vec::new();
-        let mut replays = Vec::new();
-        {
+        let plan = {
             let ring = self.ring.lock();
-            let conn = self.conns.get_mut(slot).map(Conn::extra);
-            let marks: Vec<Option<u64>> = match conn {
-                Some(extra) => topics
-                    .iter()
-                    .map(|(t, _)| extra.delivered.mark(*t))
-                    .collect(),
-                None => return,
+            let Some(conn) = self.conns.get_mut(slot) else {
+                return;
             };
-            for (&(topic, after), mark) in topics.iter().zip(marks) {
-                // This socket already carried offsets past `after`: it cannot
-                // go back, so the client refetches the topic instead.
-                if mark.is_some_and(|m| m > after) {
-                    resync.push(topic);
-                    continue;
-                }
-                match ring.replay(topic, after) {
-                    Replay::Recovered(entries) => {
-                        recovered.push(topic);
-                        replays.push((topic, after, entries));
-                    }
-                    Replay::Resync => resync.push(topic),
-                }
+            resume::plan(&ring, &mut conn.extra().delivered, user, topics)
+        };
+        self.metrics.resyncs.inc_by(plan.resync.len() as u64);
+        for e in &plan.deltas {
+            if !self.send_delta(slot, e) {
+                return;
             }
         }
-        self.metrics.resyncs.inc_by(resync.len() as u64);
-        for (topic, after, entries) in replays {
-            if let Some(conn) = self.conns.get_mut(slot) {
-                conn.extra().delivered.note(topic, after);
-            }
-            for e in entries {
-                if !e.is_for(user) {
-                    continue;
-                }
-                let fresh = self
-                    .conns
-                    .get_mut(slot)
-                    .is_some_and(|c| c.extra().delivered.admit(e.topic, e.offset));
-                if fresh && !self.send_delta(slot, &e) {
-                    return;
-                }
-            }
-        }
+        let (recovered, resync) = (plan.recovered, plan.resync);
         self.settle(slot);
         self.send(
             slot,

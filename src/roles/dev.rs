@@ -30,6 +30,8 @@ pub(crate) struct Args {
     /// Seconds between heartbeats to idle sockets.
     #[arg(long, env = "TIDINGS_HEARTBEAT_SECS", default_value_t = 30)]
     pub(crate) heartbeat_secs: u64,
+    #[command(flatten)]
+    pub(crate) wt: super::wt_args::WtArgs,
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
@@ -60,6 +62,7 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
         }),
     )?;
     let config = args.api.config(&args.store.data)?;
+    let token_key = config.token_key.clone();
     let app = App::new(
         store,
         Arc::new(LocalGatewayPublisher(gateway.feed())),
@@ -78,8 +81,12 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
     println!("  HTTP API   http://{addr}/v1   (OpenAPI: http://{addr}/v1/openapi.yaml)");
     println!("  WebSocket  ws://{addr}/v1/ws?token=<token>");
     println!("  Metrics    http://{addr}/metrics   Health: http://{addr}/healthz");
+    let wt = args.wt.start(&gateway, addr, token_key).await;
     println!("  Stop with Ctrl-C.");
     tidings_api::serve(listener, app, shutdown_signal()).await?;
+    if let Some(wt) = wt {
+        wt.close().await;
+    }
     // Requests have drained; now tell socket clients to come back later.
     let gateway_for_close = gateway.clone();
     tokio::task::spawn_blocking(move || gateway_for_close.shutdown()).await?;

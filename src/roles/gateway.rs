@@ -40,6 +40,8 @@ pub(crate) struct Args {
     /// Upgrades per second per client address (0 disables).
     #[arg(long, env = "TIDINGS_HANDSHAKES_PER_SEC", default_value_t = 0)]
     pub(crate) handshakes_per_sec: u32,
+    #[command(flatten)]
+    pub(crate) wt: super::wt_args::WtArgs,
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
@@ -91,7 +93,11 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
     println!("  WebSocket  ws://{addr}/v1/ws?token=<token>");
     println!("  Bus        quic://{}", bus.local_addr()?);
     println!("  Metrics    http://{addr}/metrics");
+    let wt = args.wt.start(&gateway, addr, key.clone()).await;
     tidings_gateway::listener::serve(listener, gateway, key, registry, shutdown_signal()).await;
+    if let Some(wt) = wt {
+        wt.close().await;
+    }
     bus.close();
     Ok(())
 }

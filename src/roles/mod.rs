@@ -7,3 +7,4 @@ pub(crate) mod dev;
 pub(crate) mod gateway;
 pub(crate) mod glue;
 pub(crate) mod signals;
+pub(crate) mod wt_args;

@@ -14,6 +14,9 @@ pub struct EncodedDelta {
     pub offset: u64,
     /// A complete server text frame holding the delta's JSON.
     pub frame: Arc<[u8]>,
+    /// Where the JSON starts inside `frame` (after the WebSocket header);
+    /// WebTransport sends `frame[json_at..]` and a newline.
+    pub json_at: u8,
     /// Sorted, for binary search.
     pub recipients: Arc<[UserId]>,
     /// Commit time in Unix milliseconds (for lag and latency metrics).
@@ -27,13 +30,20 @@ impl EncodedDelta {
         let mut recipients = d.recipients.clone();
         recipients.sort_unstable();
         recipients.dedup();
+        let frame = ws_codec::text(&json);
         Self {
             topic: d.delta.topic,
             offset: d.delta.offset,
-            frame: ws_codec::text(&json).into(),
+            json_at: (frame.len() - json.len()) as u8,
+            frame: frame.into(),
             recipients: recipients.into(),
             committed_at_ms: d.delta.committed_at.millis(),
         }
+    }
+
+    /// The delta's JSON alone.
+    pub fn json(&self) -> &[u8] {
+        &self.frame[self.json_at as usize..]
     }
 
     /// Whether `user` may receive it.

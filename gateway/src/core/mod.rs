@@ -9,6 +9,7 @@
 //! - [`ring`]: the bounded replay rings that serve `resume`.
 //! - [`user_index`]: which connection slots belong to which user.
 //! - [`outbound`]: the bounded per-connection queue of unsent bytes.
+//! - [`resume`]: what a `resume` replays, and which topics must resync.
 //! - [`delivered`]: per-connection high-water marks (at most once, in order).
 //! - [`encoded`]: a delta encoded once, shared by every recipient socket.
 
@@ -16,6 +17,7 @@ pub mod delivered;
 pub mod encoded;
 pub mod frames;
 pub mod outbound;
+pub mod resume;
 pub mod ring;
 pub mod sequencer;
 pub mod user_index;

@@ -154,6 +154,7 @@ mod tests {
             topic: Topic::Chat(ChatId(chat)),
             offset,
             frame: vec![0u8; 36].into(),
+            json_at: 0,
             recipients: vec![UserId(1)].into(),
             committed_at_ms: 0,
         })
