@@ -27,6 +27,9 @@ pub struct GatewayConfig {
     pub handshake_timeout: Duration,
     /// Most topics in one resume frame.
     pub max_resume_topics: usize,
+    /// Connections the node expects: slot tables are reserved for this many
+    /// (address space only until used), so they do not grow by copying.
+    pub expected_connections: usize,
 }
 
 impl Default for GatewayConfig {
@@ -44,6 +47,7 @@ impl Default for GatewayConfig {
             handshakes_per_sec_per_ip: 0,
             handshake_timeout: Duration::from_secs(10),
             max_resume_topics: 10_000,
+            expected_connections: 131_072,
         }
     }
 }

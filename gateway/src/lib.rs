@@ -76,6 +76,7 @@ struct GatewayInner {
     hub: Mutex<Option<std::thread::JoinHandle<()>>>,
     ring: Arc<Mutex<ReplayRing>>,
     wt: Arc<wt_sessions::WtSessions>,
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -143,6 +144,7 @@ impl Gateway {
                 hub: Mutex::new(Some(hub)),
                 ring,
                 wt,
+                stopping: std::sync::atomic::AtomicBool::new(false),
             }),
         })
     }
@@ -170,13 +172,18 @@ impl Gateway {
 
     /// Hands an upgraded socket to the least loaded shard.
     pub fn adopt(&self, socket: Adopted) {
+        self.pick_shard().send(ShardMsg::Adopt(socket));
+    }
+
+    /// The least loaded shard (ties go round-robin).
+    pub(crate) fn pick_shard(&self) -> &ShardHandle {
         let shards = &self.inner.shards;
         let start = self.inner.next_shard.fetch_add(1, Ordering::Relaxed);
         let pick = (0..shards.len())
             .map(|i| (start + i) % shards.len())
             .min_by_key(|&i| shards[i].open.load(Ordering::Relaxed))
             .unwrap_or(0);
-        shards[pick].send(ShardMsg::Adopt(socket));
+        &shards[pick]
     }
 
     /// Open connections across shards.
@@ -188,8 +195,10 @@ impl Gateway {
             .sum()
     }
 
-    /// Closes every connection with 1012 (restarting) and stops the shards.
+    /// Closes every connection with 1012 (restarting) and stops the shards
+    /// and the acceptor.
     pub fn shutdown(&self) {
+        self.inner.stopping.store(true, Ordering::Relaxed);
         for shard in self.inner.shards.iter() {
             shard.send(ShardMsg::Shutdown);
         }

@@ -1,156 +1,95 @@
-//! The gateway's own listener (`tidings gateway`): `/v1/ws` (token checked
-//! before the upgrade: 401), `/healthz` and `/metrics`, on hyper. Slow or
-//! half-open handshakes are cut by the header timeout.
+//! The gateway's own listener (`tidings gateway`): an acceptor thread hands
+//! each new socket to the least loaded shard, which reads the upgrade
+//! request itself (sans-IO parsing in `core::http_upgrade`), checks the
+//! token (401 before any upgrade), answers `/healthz` and `/metrics`, and
+//! keeps the socket as a slot. No task, no hyper connection and no buffer
+//! outlives the handshake. Requests slower than the handshake timeout are
+//! dropped by the shard's sweep; the per-address handshake limit answers 429
+//! here, before a shard sees the socket.
 
-use std::convert::Infallible;
-use std::future::Future;
-use std::net::SocketAddr;
+use std::io::Write;
+use std::net::TcpListener;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use tidings_wire::token::{now_unix_s, TokenError};
-use tidings_wire::{ErrorBody, TokenKey};
-use tokio::net::TcpListener;
+use mio::{Events, Interest, Poll, Token};
+use tidings_wire::TokenKey;
 
+use crate::core::http_upgrade;
+use crate::shard::{HandshakeCtx, ShardMsg};
 use crate::Gateway;
 
-fn json(status: StatusCode, body: &impl serde::Serialize) -> Response<Full<Bytes>> {
-    let mut res = Response::new(Full::new(Bytes::from(
-        serde_json::to_vec(body).unwrap_or_default(),
-    )));
-    *res.status_mut() = status;
-    res.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    res
-}
-
-fn error(status: StatusCode, code: &str, message: &str) -> Response<Full<Bytes>> {
-    json(status, &ErrorBody::new(code, message, None))
-}
-
-fn token_of(req: &Request<Incoming>) -> Option<String> {
-    if let Some(h) = req
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
-        if let Some(t) = h.strip_prefix("Bearer ") {
-            return Some(t.trim().to_owned());
-        }
-    }
-    req.uri().query().and_then(|q| {
-        q.split('&')
-            .filter_map(|kv| kv.split_once('='))
-            .find(|(k, _)| *k == "token")
-            .map(|(_, v)| v.to_owned())
-    })
-}
-
-async fn handle(
-    gateway: Gateway,
-    key: TokenKey,
-    registry: prometheus::Registry,
-    req: Request<Incoming>,
-    peer: SocketAddr,
-) -> Result<Response<Full<Bytes>>, Infallible> {
-    Ok(match req.uri().path() {
-        "/v1/ws" => {
-            let Some(token) = token_of(&req) else {
-                return Ok(error(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthorized",
-                    "a token is required",
-                ));
-            };
-            match key.verify(&token, now_unix_s()) {
-                Ok(user) => {
-                    let exp = TokenKey::expiry(&token).unwrap_or(0);
-                    match gateway.upgrade(req, user, exp, peer) {
-                        Ok(res) => res.map(|_| Full::new(Bytes::new())),
-                        Err(e) => error(e.status(), "bad_request", &e.to_string()),
-                    }
-                }
-                Err(TokenError::Expired) => error(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthorized",
-                    "the token has expired",
-                ),
-                Err(_) => error(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthorized",
-                    "the token is invalid",
-                ),
-            }
-        }
-        "/healthz" => json(StatusCode::OK, &serde_json::json!({"status": "ok"})),
-        "/metrics" => {
-            let mut out = Vec::new();
-            let _ = prometheus::Encoder::encode(
-                &prometheus::TextEncoder::new(),
-                &registry.gather(),
-                &mut out,
-            );
-            let mut res = Response::new(Full::new(Bytes::from(out)));
-            res.headers_mut().insert(
-                CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; version=0.0.4"),
-            );
-            res
-        }
-        other => error(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            &format!("no such path {other}"),
-        ),
-    })
-}
-
-/// Serves upgrades on `listener` until `shutdown`, then closes every socket
-/// with 1012.
-pub async fn serve(
-    listener: TcpListener,
-    gateway: Gateway,
-    key: TokenKey,
-    registry: prometheus::Registry,
-    shutdown: impl Future<Output = ()>,
-) {
-    let mut builder = http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(gateway.config().handshake_timeout);
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+impl Gateway {
+    /// Accepts WebSocket clients on `listener` until [`Gateway::shutdown`].
+    pub fn listen(
+        &self,
+        listener: TcpListener,
+        key: TokenKey,
+        registry: prometheus::Registry,
+    ) -> std::io::Result<()> {
+        listener.set_nonblocking(true)?;
+        let mut listener = mio::net::TcpListener::from_std(listener);
+        let mut poll = Poll::new()?;
+        poll.registry()
+            .register(&mut listener, Token(0), Interest::READABLE)?;
+        let ctx = Arc::new(HandshakeCtx { key, registry });
+        let gateway = self.clone();
+        std::thread::Builder::new()
+            .name("gateway-accept".into())
+            .spawn(move || {
+                let mut events = Events::with_capacity(64);
+                while !gateway.inner.stopping.load(Ordering::Relaxed) {
+                    if poll
+                        .poll(&mut events, Some(Duration::from_millis(200)))
+                        .is_err()
+                    {
                         continue;
                     }
-                };
-                let (gateway, key, registry) = (gateway.clone(), key.clone(), registry.clone());
-                let service = service_fn(move |req| {
-                    handle(gateway.clone(), key.clone(), registry.clone(), req, peer)
-                });
-                let conn = builder.serve_connection(TokioIo::new(stream), service).with_upgrades();
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, %peer, "handshake connection ended");
+                    loop {
+                        match listener.accept() {
+                            Ok((stream, peer)) => {
+                                let stream = into_std(stream);
+                                if gateway.inner.handshakes.check(peer.ip()) {
+                                    gateway
+                                        .pick_shard()
+                                        .send(ShardMsg::Accept(stream, ctx.clone()));
+                                } else {
+                                    gateway
+                                        .metrics()
+                                        .handshakes
+                                        .with_label_values(&["ws", "rate_limited"])
+                                        .inc();
+                                    refuse(stream);
+                                }
+                            }
+                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                            Err(e) => {
+                                // Out of descriptors or similar: back off.
+                                tracing::warn!(error = %e, "accept failed");
+                                std::thread::sleep(Duration::from_millis(20));
+                                break;
+                            }
+                        }
                     }
-                });
-            }
-            () = &mut shutdown => break,
-        }
+                }
+            })?;
+        Ok(())
     }
-    drop(listener);
-    let g = gateway.clone();
-    let _ = tokio::task::spawn_blocking(move || g.shutdown()).await;
+}
+
+fn into_std(stream: mio::net::TcpStream) -> std::net::TcpStream {
+    stream.into()
+}
+
+fn refuse(mut stream: std::net::TcpStream) {
+    let _ = stream.set_nonblocking(true);
+    let answer = http_upgrade::error(
+        429,
+        "Too Many Requests",
+        "rate_limited",
+        "too many handshakes from this address",
+    );
+    let _ = stream.write_all(&answer);
+    let _ = stream.shutdown(std::net::Shutdown::Write);
 }

@@ -19,12 +19,14 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use parking_lot::Mutex;
 use slab::Slab;
 use tidings_storage::{Topic, UserId};
-use tidings_wire::token::now_unix_s;
+use tidings_wire::token::{now_unix_s, TokenError};
+use tidings_wire::TokenKey;
 
 use crate::config::GatewayConfig;
 use crate::core::delivered::Delivered;
 use crate::core::encoded::EncodedDelta;
 use crate::core::frames::{self, ClientMessage, FrameError};
+use crate::core::http_upgrade;
 use crate::core::outbound::Outbound;
 use crate::core::resume;
 use crate::core::ring::ReplayRing;
@@ -56,9 +58,18 @@ pub struct Adopted {
     pub leftover: Vec<u8>,
 }
 
+/// What the shard needs to answer upgrade requests itself.
+#[derive(Debug)]
+pub(crate) struct HandshakeCtx {
+    pub(crate) key: tidings_wire::TokenKey,
+    pub(crate) registry: prometheus::Registry,
+}
+
 #[derive(Debug)]
 pub(crate) enum ShardMsg {
     Adopt(Adopted),
+    /// A fresh socket whose upgrade request the shard reads and answers.
+    Accept(std::net::TcpStream, Arc<HandshakeCtx>),
     Deliver(Arc<EncodedDelta>),
     Shutdown,
 }
@@ -117,6 +128,8 @@ struct Conn {
     awaiting: bool,
     /// Distinguishes this connection from a later one in the same slot.
     session: u32,
+    /// Still reading the HTTP upgrade request (no user yet).
+    handshaking: bool,
     /// A close frame was sent: input is discarded until the peer closes
     /// (or a short deadline passes), so our close frame is not lost to a reset.
     closing: bool,
@@ -153,6 +166,7 @@ struct Shard {
     shard_label: String,
     /// Connections still in their resume window: (deadline, slot, session).
     settling: std::collections::VecDeque<(Instant, usize, u32)>,
+    handshake: Option<Arc<HandshakeCtx>>,
 }
 
 /// Starts shard `id` on its own thread.
@@ -171,7 +185,9 @@ pub(crate) fn spawn(
         id,
         poll,
         rx,
-        conns: Slab::new(),
+        // Reserved up front: growing by doubling would leave the old copies
+        // as freed-but-resident memory. Untouched slots cost address space only.
+        conns: Slab::with_capacity(config.expected_connections / config.shards.max(1)),
         index: UserIndex::default(),
         ring,
         rbuf: vec![0; config.max_frame_bytes + 16],
@@ -183,6 +199,7 @@ pub(crate) fn spawn(
         open: open.clone(),
         shard_label: id.to_string(),
         settling: std::collections::VecDeque::new(),
+        handshake: None,
     };
     let join = std::thread::Builder::new()
         .name(format!("gateway-shard-{id}"))
@@ -232,6 +249,10 @@ impl Shard {
             while let Ok(msg) = self.rx.try_recv() {
                 match msg {
                     ShardMsg::Adopt(a) => self.adopt(a),
+                    ShardMsg::Accept(stream, ctx) => {
+                        self.handshake.get_or_insert(ctx);
+                        self.accept(stream);
+                    }
                     ShardMsg::Deliver(d) => self.deliver(&d),
                     ShardMsg::Shutdown => {
                         self.close_all(close_code::RESTARTING);
@@ -247,55 +268,221 @@ impl Shard {
         }
     }
 
-    fn adopt(&mut self, a: Adopted) {
-        if let Err(e) = a.stream.set_nonblocking(true) {
-            tracing::debug!(error = %e, "adopted socket unusable");
-            return;
+    /// Registers a socket in a new slot (not yet an open connection).
+    fn register(&mut self, stream: std::net::TcpStream, handshaking: bool) -> Option<usize> {
+        if let Err(e) = stream.set_nonblocking(true) {
+            tracing::debug!(error = %e, "socket unusable");
+            return None;
         }
-        let _ = a.stream.set_nodelay(true);
-        let stream = TcpStream::from_std(a.stream);
+        let _ = stream.set_nodelay(true);
+        let mut stream = TcpStream::from_std(stream);
         let now = self.now_s();
-        self.sessions += 1;
         let entry = self.conns.vacant_entry();
         let slot = entry.key();
-        let mut stream = stream;
         if let Err(e) = self
             .poll
             .registry()
             .register(&mut stream, Token(slot), Interest::READABLE)
         {
             tracing::debug!(error = %e, "cannot register socket");
-            return;
+            return None;
         }
         entry.insert(Conn {
             stream,
-            user: a.user,
-            token_exp: a.token_exp.min(u64::from(u32::MAX)) as u32,
+            user: UserId(0),
+            token_exp: 0,
             last_rx: now,
             pinged: false,
             wants_write: false,
-            awaiting: true,
-            session: self.sessions as u32,
+            awaiting: false,
+            session: 0,
+            handshaking,
             closing: false,
             out: None,
             extra: None,
         });
-        self.index.add(a.user, slot as u32);
+        Some(slot)
+    }
+
+    fn adopt(&mut self, a: Adopted) {
+        if let Some(slot) = self.register(a.stream, false) {
+            self.open_connection(slot, a.user, a.token_exp, &a.leftover);
+        }
+    }
+
+    fn accept(&mut self, stream: std::net::TcpStream) {
+        if let Some(slot) = self.register(stream, true) {
+            // The request may already be there.
+            self.on_readable(slot);
+        }
+    }
+
+    /// A slot becomes an open connection of `user`: hello, then frames.
+    fn open_connection(&mut self, slot: usize, user: UserId, token_exp: u64, leftover: &[u8]) {
+        self.sessions += 1;
+        let session_no = self.sessions as u32;
+        let Some(conn) = self.conns.get_mut(slot) else {
+            return;
+        };
+        conn.user = user;
+        conn.token_exp = token_exp.min(u64::from(u32::MAX)) as u32;
+        conn.handshaking = false;
+        conn.awaiting = true;
+        conn.session = session_no;
+        conn.extra = None;
+        self.index.add(user, slot as u32);
         self.open.fetch_add(1, Ordering::Relaxed);
         self.metrics
             .connections
             .with_label_values(&["ws", &self.shard_label])
             .inc();
         self.settling
-            .push_back((Instant::now() + RESUME_WINDOW, slot, self.sessions as u32));
+            .push_back((Instant::now() + RESUME_WINDOW, slot, session_no));
         let session = format!("{}-{}-{}", self.node, self.id, self.sessions);
-        let hello = frames::hello(a.user, &session, self.config.heartbeat.as_millis() as u64);
+        let hello = frames::hello(user, &session, self.config.heartbeat.as_millis() as u64);
         if !self.send(slot, ws_codec::text(&hello).into()) {
             return;
         }
-        if !a.leftover.is_empty() {
-            let verdict = self.consume(slot, &a.leftover);
+        if !leftover.is_empty() {
+            let verdict = self.consume(slot, leftover);
             self.apply(slot, verdict);
+        }
+    }
+
+    /// Reads the upgrade request of a handshaking slot and answers it.
+    fn on_handshake_bytes(&mut self, slot: usize, bytes: &[u8]) {
+        let Some(conn) = self.conns.get_mut(slot) else {
+            return;
+        };
+        // Usually the whole request arrives in one read: parse it from the
+        // shard's buffer and allocate nothing for this connection.
+        let pending = conn.extra.as_mut().filter(|e| !e.partial.is_empty());
+        let joined;
+        let request: &[u8] = match pending {
+            Some(extra) => {
+                extra.partial.extend_from_slice(bytes);
+                joined = std::mem::take(&mut extra.partial);
+                &joined
+            }
+            None => bytes,
+        };
+        let (req, used) = match http_upgrade::parse(request) {
+            http_upgrade::Parsed::Partial => {
+                let keep = request.to_vec();
+                if let Some(conn) = self.conns.get_mut(slot) {
+                    conn.extra().partial = keep;
+                }
+                return;
+            }
+            http_upgrade::Parsed::Invalid => {
+                let answer = http_upgrade::error(
+                    400,
+                    "Bad Request",
+                    "bad_request",
+                    "not an HTTP/1.1 request",
+                );
+                self.answer_and_close(slot, answer);
+                return;
+            }
+            http_upgrade::Parsed::Complete(req, used) => (req, used),
+        };
+        let leftover = request[used..].to_vec();
+        let Some(ctx) = self.handshake.clone() else {
+            self.remove(slot, None);
+            return;
+        };
+        let answer = match req.path.as_str() {
+            "/v1/ws" => {
+                let verified = req.token().map(|t| {
+                    (
+                        ctx.key.verify(t, now_unix_s()),
+                        TokenKey::expiry(t).unwrap_or(0),
+                    )
+                });
+                match verified {
+                    Some((Ok(user), exp)) => {
+                        match (&req.ws_key, req.upgrade_websocket && req.version_13) {
+                            (Some(key), true) if req.method == "GET" => {
+                                let ok = http_upgrade::switching_protocols(key);
+                                if !self.send(slot, ok.into()) {
+                                    return;
+                                }
+                                self.metrics
+                                    .handshakes
+                                    .with_label_values(&["ws", "ok"])
+                                    .inc();
+                                self.open_connection(slot, user, exp, &leftover);
+                                return;
+                            }
+                            _ => http_upgrade::error(
+                                400,
+                                "Bad Request",
+                                "bad_request",
+                                "a WebSocket upgrade (version 13) is required",
+                            ),
+                        }
+                    }
+                    Some((Err(TokenError::Expired), _)) => http_upgrade::error(
+                        401,
+                        "Unauthorized",
+                        "unauthorized",
+                        "the token has expired",
+                    ),
+                    Some((Err(_), _)) => http_upgrade::error(
+                        401,
+                        "Unauthorized",
+                        "unauthorized",
+                        "the token is invalid",
+                    ),
+                    None => http_upgrade::error(
+                        401,
+                        "Unauthorized",
+                        "unauthorized",
+                        "a token is required",
+                    ),
+                }
+            }
+            "/healthz" => {
+                http_upgrade::response(200, "OK", "application/json", br#"{"status":"ok"}"#)
+            }
+            "/metrics" => {
+                let mut text = Vec::new();
+                let _ = prometheus::Encoder::encode(
+                    &prometheus::TextEncoder::new(),
+                    &ctx.registry.gather(),
+                    &mut text,
+                );
+                http_upgrade::response(200, "OK", "text/plain; version=0.0.4", &text)
+            }
+            other => http_upgrade::error(
+                404,
+                "Not Found",
+                "not_found",
+                &format!("no such path {other}"),
+            ),
+        };
+        if req.path == "/v1/ws" {
+            self.metrics
+                .handshakes
+                .with_label_values(&["ws", "refused"])
+                .inc();
+        }
+        self.answer_and_close(slot, answer);
+    }
+
+    /// Sends a final HTTP answer, then closes once it is written.
+    fn answer_and_close(&mut self, slot: usize, answer: Vec<u8>) {
+        if !self.send(slot, answer.into()) {
+            return;
+        }
+        let Some(conn) = self.conns.get_mut(slot) else {
+            return;
+        };
+        conn.closing = true;
+        conn.extra = None;
+        conn.last_rx = self.started.elapsed().as_secs() as u32;
+        if conn.out.is_none() {
+            let _ = conn.stream.shutdown(std::net::Shutdown::Write);
         }
     }
 
@@ -321,6 +508,9 @@ impl Shard {
                 Ok(0) => {
                     self.remove(slot, None);
                     break;
+                }
+                Ok(n) if conn.handshaking => {
+                    self.on_handshake_bytes(slot, &rbuf[..n]);
                 }
                 Ok(n) => {
                     conn.last_rx = self.started.elapsed().as_secs() as u32;
@@ -663,8 +853,14 @@ impl Shard {
         let mut expired = Vec::new();
         let mut dead = Vec::new();
         let mut lingered = Vec::new();
+        let mut slow_handshakes = Vec::new();
+        let handshake_secs = self.config.handshake_timeout.as_secs().max(1) as u32;
         for (slot, conn) in &self.conns {
-            if conn.closing {
+            if conn.handshaking && !conn.closing {
+                if now.saturating_sub(conn.last_rx) >= handshake_secs {
+                    slow_handshakes.push(slot);
+                }
+            } else if conn.closing {
                 if now.saturating_sub(conn.last_rx) >= CLOSE_LINGER_SECS {
                     lingered.push(slot);
                 }
@@ -678,6 +874,9 @@ impl Shard {
         }
         for slot in lingered {
             self.release(slot);
+        }
+        for slot in slow_handshakes {
+            self.remove(slot, None);
         }
         for slot in expired {
             self.remove(slot, Some(close_code::TOKEN_EXPIRED));
@@ -710,6 +909,11 @@ impl Shard {
             return;
         };
         if conn.closing {
+            return;
+        }
+        if conn.handshaking {
+            conn.closing = true;
+            self.release(slot);
             return;
         }
         conn.closing = true;

@@ -28,15 +28,9 @@ async fn start(config: GatewayConfig, gaps: Option<GapSource>) -> Node {
     let registry = prometheus::Registry::new();
     let gateway = Gateway::start(config, &registry, gaps).unwrap();
     let key = TokenKey::generate();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
-    tokio::spawn(tidings_gateway::listener::serve(
-        listener,
-        gateway.clone(),
-        key.clone(),
-        registry,
-        std::future::pending(),
-    ));
+    gateway.listen(listener, key.clone(), registry).unwrap();
     Node { addr, gateway, key }
 }
 

@@ -10,11 +10,13 @@
 //! - [`fanout`]: chats of many members, writers through the api, every
 //!   delivery verified, latency from the writer's send to each receipt.
 //! - [`ws_client`], [`idle`]: a lean WebSocket client, and the idle-memory
-//!   benchmark (server RSS growth per held connection).
+//!   benchmark (server RSS growth per held connection); [`idle_wt`], the
+//!   same for WebTransport sessions.
 
 pub mod fanout;
 pub mod http;
 pub mod idle;
+pub mod idle_wt;
 pub mod latency;
 pub mod writes;
 pub mod ws_client;

@@ -24,6 +24,25 @@ pub(crate) enum Scenario {
     /// verifies every delivery; deliveries/s and send-to-receipt latency.
     /// Provisions users and chats straight into the server's store.
     Fanout(FanoutArgs),
+    /// Hold N idle WebTransport sessions to one gateway and report its RSS
+    /// growth per session.
+    IdleWt(IdleWtArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct IdleWtArgs {
+    /// The gateway's WebTransport base URL.
+    #[arg(long, default_value = "https://127.0.0.1:8081")]
+    pub(crate) url: String,
+    /// SHA-256 of the gateway's certificate (as it prints it).
+    #[arg(long)]
+    pub(crate) cert_hash: String,
+    #[arg(long)]
+    pub(crate) server_pid: u32,
+    #[arg(long)]
+    pub(crate) token_key_file: std::path::PathBuf,
+    #[arg(long, default_value_t = 2000)]
+    pub(crate) sessions: usize,
 }
 
 #[derive(Debug, clap::Args)]
@@ -74,6 +93,9 @@ pub(crate) struct IdleArgs {
     /// Handshakes in flight at once.
     #[arg(long, default_value_t = 200)]
     pub(crate) concurrency: usize,
+    /// Seconds to wait before each RSS reading.
+    #[arg(long, default_value_t = 2)]
+    pub(crate) settle_secs: u64,
     /// Print the report as JSON.
     #[arg(long)]
     pub(crate) json: bool,
@@ -104,6 +126,24 @@ pub(crate) struct WritesArgs {
 pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     match &args.scenario {
+        Scenario::IdleWt(a) => {
+            let key = tidings_wire::TokenKey::load_or_create(&a.token_key_file)?;
+            let exp = tidings_wire::token::now_unix_s() + 24 * 3600;
+            let tokens: Vec<String> = (1..=a.sessions as u64)
+                .map(|u| key.issue(tidings_storage::UserId(2_000_000_000 + u), exp))
+                .collect();
+            let report = runtime
+                .block_on(tidings_loadtest::idle_wt::run(
+                    &a.url,
+                    &a.cert_hash,
+                    a.server_pid,
+                    &tokens,
+                    Duration::from_secs(2),
+                ))
+                .map_err(anyhow::Error::msg)?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
         Scenario::Fanout(a) => {
             let seats = runtime.block_on(provision_fanout(a))?;
             let report = runtime.block_on(fanout::run(FanoutPlan {
@@ -151,7 +191,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
                 connections: a.connections,
                 tokens,
                 concurrency: a.concurrency.max(1),
-                settle: Duration::from_secs(2),
+                settle: Duration::from_secs(a.settle_secs),
                 progress: !a.json,
             }))?;
             if a.json {

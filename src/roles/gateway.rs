@@ -40,6 +40,9 @@ pub(crate) struct Args {
     /// Upgrades per second per client address (0 disables).
     #[arg(long, env = "TIDINGS_HANDSHAKES_PER_SEC", default_value_t = 0)]
     pub(crate) handshakes_per_sec: u32,
+    /// Connections this node expects (slot tables are reserved for them).
+    #[arg(long, env = "TIDINGS_EXPECTED_CONNECTIONS", default_value_t = 131_072)]
+    pub(crate) expected_connections: usize,
     #[command(flatten)]
     pub(crate) wt: super::wt_args::WtArgs,
 }
@@ -62,6 +65,7 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
     let mut config = GatewayConfig {
         heartbeat: Duration::from_secs(args.heartbeat_secs.max(1)),
         handshakes_per_sec_per_ip: args.handshakes_per_sec,
+        expected_connections: args.expected_connections,
         ..GatewayConfig::default()
     };
     if let Some(n) = args.shards {
@@ -85,19 +89,33 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
         &tls,
         Arc::new(move |batch: Vec<CommittedDelta>| feed.push(&batch)),
     )?;
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("binding {}", args.listen))?;
+    let listener =
+        listen_socket(args.listen).with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;
+    gateway.listen(listener, key.clone(), registry)?;
     println!("Tidings gateway is up");
     println!("  WebSocket  ws://{addr}/v1/ws?token=<token>");
     println!("  Bus        quic://{}", bus.local_addr()?);
     println!("  Metrics    http://{addr}/metrics");
-    let wt = args.wt.start(&gateway, addr, key.clone()).await;
-    tidings_gateway::listener::serve(listener, gateway, key, registry, shutdown_signal()).await;
+    let wt = args.wt.start(&gateway, addr, key).await;
+    shutdown_signal().await;
     if let Some(wt) = wt {
         wt.close().await;
     }
     bus.close();
+    tokio::task::spawn_blocking(move || gateway.shutdown()).await?;
     Ok(())
+}
+
+/// A listening socket with a backlog deep enough for connection storms
+/// (the kernel caps it at `net.core.somaxconn`); std's default is 128.
+fn listen_socket(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(65_535)?.into_std()
 }

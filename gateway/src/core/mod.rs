@@ -5,6 +5,7 @@
 //! - [`ws_codec`]: RFC 6455 frames: decoding client frames from bytes,
 //!   encoding server frames (through fastwebsockets' `Frame`).
 //! - [`frames`]: the JSON protocol frames (`hello`, `resume`, `delta`, ...).
+//! - [`http_upgrade`]: parsing the upgrade request and writing the answer.
 //! - [`sequencer`]: per-topic ordering of incoming deltas and gap detection.
 //! - [`ring`]: the bounded replay rings that serve `resume`.
 //! - [`user_index`]: which connection slots belong to which user.
@@ -16,6 +17,7 @@
 pub mod delivered;
 pub mod encoded;
 pub mod frames;
+pub mod http_upgrade;
 pub mod outbound;
 pub mod resume;
 pub mod ring;
