@@ -12,23 +12,27 @@
 //! - `hub`: orders and encodes each delta once, keeps the replay ring, and
 //!   hands the same bytes to every shard (crossbeam channels).
 //! - [`feed`]: the bounded, never-blocking entry for committed deltas.
-//! - [`upgrade`]: the WebSocket handshake on hyper + fastwebsockets, after
-//!   which the raw socket moves into a shard.
-//! - [`listener`]: the gateway's own listener (`tidings gateway`).
+//! - [`upgrade`]: the WebSocket handshake on hyper + fastwebsockets (for
+//!   `dev`'s shared listener), after which the raw socket moves into a shard.
+//! - [`listener`]: the gateway's own listener (`tidings gateway`): an
+//!   acceptor thread; the shards read and answer the upgrade themselves.
 //! - [`webtransport`]: the same protocol over WebTransport (wtransport),
 //!   newline-delimited JSON on one bidirectional stream; a session is a
 //!   task with a bounded queue, fed by the hub like the shards.
 //! - [`metrics`], [`config`].
 //!
-//! ## Why no fastwebsockets `WebSocket` per connection
-//! fastwebsockets is used for the upgrade (request checks, the 101 answer)
-//! and for encoding server frames. A `WebSocket` value per socket, though,
-//! carries an 8 KiB read buffer and needs a task to drive it: 5.5–9.4 KiB per
-//! idle socket measured here, against a budget of 256 bytes. So after the
-//! upgrade the socket leaves tokio and hyper; the shard reads every socket
-//! through one shared buffer and decodes client frames with the small
-//! sans-IO decoder in [`core::ws_codec`]. Bytes are held per connection only
-//! while a frame is split across reads or the socket cannot keep up.
+//! ## Where fastwebsockets is used, and why not per connection
+//! fastwebsockets encodes every server frame (`core::ws_codec`), and in
+//! `tidings dev`, where sockets share the api's hyper listener, it performs
+//! the upgrade ([`upgrade`]). A `WebSocket` value per socket, though,
+//! carries an 8 KiB read buffer and needs a task to drive it: 5.5–9.4 KiB
+//! per idle socket measured here, against a budget of 256 bytes. So a
+//! connection is a slab slot: the shard reads every socket through one
+//! shared buffer and decodes client frames with the small sans-IO decoder in
+//! [`core::ws_codec`]. On the gateway's own listener the shard also parses
+//! the upgrade request itself ([`core::http_upgrade`]), so nothing allocated
+//! for a handshake outlives it. Bytes are held per connection only while a
+//! frame is split across reads or the socket cannot keep up.
 
 pub mod config;
 pub mod core;
