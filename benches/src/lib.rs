@@ -6,5 +6,7 @@
 //!
 //! - `benches/paging.rs`: a page of messages at depth in a chat of 10^7
 //!   messages against a page in a chat of 100 (bounded lists).
+//! - `benches/hot_paths.rs`: delta frame encoding, routing to 10^5
+//!   recipients, the replay ring, the bus codec, SQLite append and page.
 
 pub mod fixtures;
