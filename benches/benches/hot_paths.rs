@@ -35,7 +35,7 @@ fn message_delta(offset: u64, recipients: u64) -> CommittedDelta {
 fn frame_encoding(c: &mut Criterion) {
     let d = message_delta(41, 20);
     c.bench_function("delta/encode_once_ws_frame", |b| {
-        b.iter(|| EncodedDelta::encode(&d))
+        b.iter(|| EncodedDelta::encode(&d));
     });
 }
 
@@ -83,7 +83,7 @@ fn replay_ring(c: &mut Criterion) {
     }
     let topic = deltas[0].topic;
     c.bench_function("ring/replay_last_50", |b| {
-        b.iter(|| ring.replay(topic, 950))
+        b.iter(|| ring.replay(topic, 950));
     });
 }
 
@@ -99,7 +99,7 @@ fn bus_codec(c: &mut Criterion) {
         });
     });
     c.bench_function("bus/decode_100_recipients", |b| {
-        b.iter(|| bus_frame::decode(&buf).unwrap())
+        b.iter(|| bus_frame::decode(&buf).unwrap());
     });
 }
 
