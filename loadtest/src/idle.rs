@@ -31,6 +31,8 @@ pub struct IdleReport {
     pub rss_before_bytes: u64,
     pub rss_after_bytes: u64,
     pub bytes_per_connection: f64,
+    /// Connections that could not be opened after three tries.
+    pub failed: usize,
     pub connect_seconds: f64,
     pub handshakes_per_sec: f64,
 }
@@ -62,20 +64,32 @@ pub async fn run(plan: IdlePlan) -> Result<IdleReport, WsError> {
     );
     let started = Instant::now();
     let mut held: Vec<TcpStream> = Vec::with_capacity(plan.connections);
+    let mut failed = 0;
     let mut next = 0;
     while next < plan.connections {
         let batch: Vec<_> = (next..(next + plan.concurrency).min(plan.connections))
             .map(|i| {
                 let token = plan.tokens[i % plan.tokens.len()].clone();
                 let server = plan.server;
-                tokio::spawn(async move { connect_idle(server, None, &token).await })
+                tokio::spawn(async move {
+                    // A starved generator can miss the server's handshake
+                    // timeout; try again rather than give up the run.
+                    let mut last = None;
+                    for _ in 0..3 {
+                        match connect_idle(server, None, &token).await {
+                            Ok(s) => return Ok(s),
+                            Err(e) => last = Some(e),
+                        }
+                    }
+                    Err(last.unwrap_or(WsError::NoHello))
+                })
             })
             .collect();
         for t in batch {
             match t.await {
                 Ok(Ok(s)) => held.push(s),
-                Ok(Err(e)) => return Err(e),
-                Err(e) => return Err(WsError::Io(std::io::Error::other(e))),
+                Ok(Err(WsError::Refused(head))) => return Err(WsError::Refused(head)),
+                Ok(Err(_)) | Err(_) => failed += 1,
             }
             bar.inc(1);
         }
@@ -90,6 +104,7 @@ pub async fn run(plan: IdlePlan) -> Result<IdleReport, WsError> {
         rss_before_bytes: before,
         rss_after_bytes: after,
         bytes_per_connection: (after.saturating_sub(before)) as f64 / held.len().max(1) as f64,
+        failed,
         connect_seconds,
         handshakes_per_sec: held.len() as f64 / connect_seconds,
     };

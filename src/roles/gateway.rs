@@ -40,6 +40,9 @@ pub(crate) struct Args {
     /// Upgrades per second per client address (0 disables).
     #[arg(long, env = "TIDINGS_HANDSHAKES_PER_SEC", default_value_t = 0)]
     pub(crate) handshakes_per_sec: u32,
+    /// Seconds a client may take to send its upgrade request.
+    #[arg(long, env = "TIDINGS_HANDSHAKE_TIMEOUT_SECS", default_value_t = 10)]
+    pub(crate) handshake_timeout_secs: u64,
     /// Connections this node expects (slot tables are reserved for them).
     #[arg(long, env = "TIDINGS_EXPECTED_CONNECTIONS", default_value_t = 131_072)]
     pub(crate) expected_connections: usize,
@@ -66,6 +69,7 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
         heartbeat: Duration::from_secs(args.heartbeat_secs.max(1)),
         handshakes_per_sec_per_ip: args.handshakes_per_sec,
         expected_connections: args.expected_connections,
+        handshake_timeout: Duration::from_secs(args.handshake_timeout_secs.max(1)),
         ..GatewayConfig::default()
     };
     if let Some(n) = args.shards {
