@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use tidings_api::App;
-use tidings_gateway::{GapSource, Gateway, GatewayConfig};
+use tidings_gateway::{GapSource, Gateway};
 
 use super::api_args::ApiArgs;
 use super::glue::{LocalGatewayPublisher, LocalSockets};
@@ -24,21 +24,14 @@ pub(crate) struct Args {
     pub(crate) listen: SocketAddr,
     #[command(flatten)]
     pub(crate) api: ApiArgs,
-    /// Gateway shards (epoll loops); defaults to one per core.
-    #[arg(long, env = "TIDINGS_SHARDS")]
-    pub(crate) shards: Option<usize>,
-    /// Seconds between heartbeats to idle sockets.
-    #[arg(long, env = "TIDINGS_HEARTBEAT_SECS", default_value_t = 30)]
-    pub(crate) heartbeat_secs: u64,
+    #[command(flatten)]
+    pub(crate) gateway: super::gateway_args::GatewayArgs,
     #[command(flatten)]
     pub(crate) wt: super::wt_args::WtArgs,
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(serve(args))
+    super::block_on(serve(args))
 }
 
 async fn serve(args: &Args) -> anyhow::Result<()> {
@@ -46,13 +39,7 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", args.store.data.display()))?;
     let store = args.store.open()?;
     let registry = prometheus::Registry::new();
-    let mut gw_config = GatewayConfig {
-        heartbeat: std::time::Duration::from_secs(args.heartbeat_secs.max(1)),
-        ..GatewayConfig::default()
-    };
-    if let Some(n) = args.shards {
-        gw_config.shards = n.max(1);
-    }
+    let gw_config = args.gateway.config();
     let gateway = Gateway::start(
         gw_config,
         &registry,

@@ -4,11 +4,10 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use tidings_bus::{BusReceiver, BusTls};
-use tidings_gateway::{GapSource, Gateway, GatewayConfig};
+use tidings_gateway::{GapSource, Gateway};
 use tidings_storage::CommittedDelta;
 use tidings_wire::TokenKey;
 
@@ -31,30 +30,14 @@ pub(crate) struct Args {
     /// Hex token key shared with the api nodes (default: DATA/token.key).
     #[arg(long, env = "TIDINGS_TOKEN_KEY", hide_env_values = true)]
     pub(crate) token_key: Option<String>,
-    /// Shards (epoll loops); defaults to one per core.
-    #[arg(long, env = "TIDINGS_SHARDS")]
-    pub(crate) shards: Option<usize>,
-    /// Seconds between heartbeats to idle sockets.
-    #[arg(long, env = "TIDINGS_HEARTBEAT_SECS", default_value_t = 30)]
-    pub(crate) heartbeat_secs: u64,
-    /// Upgrades per second per client address (0 disables).
-    #[arg(long, env = "TIDINGS_HANDSHAKES_PER_SEC", default_value_t = 0)]
-    pub(crate) handshakes_per_sec: u32,
-    /// Seconds a client may take to send its upgrade request.
-    #[arg(long, env = "TIDINGS_HANDSHAKE_TIMEOUT_SECS", default_value_t = 10)]
-    pub(crate) handshake_timeout_secs: u64,
-    /// Connections this node expects (slot tables are reserved for them).
-    #[arg(long, env = "TIDINGS_EXPECTED_CONNECTIONS", default_value_t = 131_072)]
-    pub(crate) expected_connections: usize,
+    #[command(flatten)]
+    pub(crate) tuning: super::gateway_args::GatewayArgs,
     #[command(flatten)]
     pub(crate) wt: super::wt_args::WtArgs,
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(serve(args))
+    super::block_on(serve(args))
 }
 
 async fn serve(args: &Args) -> anyhow::Result<()> {
@@ -65,16 +48,7 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
         None => TokenKey::load_or_create(&args.store.data.join("token.key"))?,
     };
     let registry = prometheus::Registry::new();
-    let mut config = GatewayConfig {
-        heartbeat: Duration::from_secs(args.heartbeat_secs.max(1)),
-        handshakes_per_sec_per_ip: args.handshakes_per_sec,
-        expected_connections: args.expected_connections,
-        handshake_timeout: Duration::from_secs(args.handshake_timeout_secs.max(1)),
-        ..GatewayConfig::default()
-    };
-    if let Some(n) = args.shards {
-        config.shards = n.max(1);
-    }
+    let config = args.tuning.config();
     let gateway = Gateway::start(
         config,
         &registry,
