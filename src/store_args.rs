@@ -19,12 +19,17 @@ pub(crate) struct StoreArgs {
     /// commits on power loss.
     #[arg(long, env = "TIDINGS_SQLITE_SYNC", default_value = "full", value_parser = ["full", "normal"])]
     pub(crate) sqlite_sync: String,
+    /// Members a chat may hold (the contract allows up to 100,000).
+    #[arg(long, env = "TIDINGS_MAX_CHAT_MEMBERS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub(crate) max_chat_members: u32,
 }
 
 impl StoreArgs {
     /// The SQLite configuration for `--data`.
     pub(crate) fn sqlite_config(&self) -> SqliteConfig {
         let mut config = SqliteConfig::in_dir(&self.data);
+        config.limits.max_chat_members = self.max_chat_members as usize;
         config.durability = if self.sqlite_sync == "normal" {
             Durability::Normal
         } else {

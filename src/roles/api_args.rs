@@ -25,6 +25,9 @@ pub(crate) struct ApiArgs {
     /// Register/login attempts per second per client address (0 disables).
     #[arg(long, env = "TIDINGS_AUTH_RATE_PER_SEC", default_value_t = 20)]
     pub(crate) auth_rate_per_sec: u32,
+    /// Largest request body in bytes (413 above).
+    #[arg(long, env = "TIDINGS_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
+    pub(crate) max_body_bytes: usize,
 }
 
 impl ApiArgs {
@@ -39,6 +42,7 @@ impl ApiArgs {
         config.rate_per_sec = self.rate_per_sec;
         config.rate_burst = self.rate_burst;
         config.auth_rate_per_sec = self.auth_rate_per_sec;
+        config.max_body_bytes = self.max_body_bytes.max(1);
         Ok(config)
     }
 }
