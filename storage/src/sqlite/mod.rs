@@ -162,11 +162,6 @@ impl SqliteStore {
         schema::migrate(&mut conn)
     }
 
-    /// The configuration this store was opened with.
-    pub fn config(&self) -> &SqliteConfig {
-        &self.inner.config
-    }
-
     /// Runs a write in the next group commit.
     async fn write<T, F>(&self, op: F) -> StoreResult<T>
     where
