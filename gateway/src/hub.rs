@@ -105,7 +105,7 @@ impl Hub {
     }
 
     fn dispatch(&self, ready: Vec<CommittedDelta>) {
-        let now_ms = unix_ms();
+        let now_ms = tidings_storage::Timestamp::now().millis();
         for d in ready {
             let lag = (now_ms - d.delta.committed_at.millis()).max(0) as f64 / 1000.0;
             self.metrics.bus_lag.observe(lag);
@@ -147,10 +147,4 @@ fn fetch(src: &GapSource, gap: Gap) -> Option<Vec<CommittedDelta>> {
         }
         Some(out)
     })
-}
-
-fn unix_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }

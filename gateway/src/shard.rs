@@ -760,7 +760,7 @@ impl Shard {
         if ok {
             self.metrics.deliveries.inc();
             self.metrics.delivered_bytes.inc_by(d.frame.len() as u64);
-            let now_ms = chrono_ms();
+            let now_ms = tidings_storage::Timestamp::now().millis();
             let latency = (now_ms - d.committed_at_ms).max(0) as f64 / 1000.0;
             self.metrics.delivery_latency.observe(latency);
         }
@@ -975,9 +975,3 @@ const RESUME_WINDOW: Duration = Duration::from_millis(500);
 
 /// Seconds a closed connection lingers for the peer's close.
 const CLOSE_LINGER_SECS: u32 = 2;
-
-fn chrono_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}

@@ -22,6 +22,7 @@ use wtransport::{Endpoint, Identity, ServerConfig, VarInt};
 use crate::core::delivered::Delivered;
 use crate::core::encoded::EncodedDelta;
 use crate::core::frames::{self, ClientMessage};
+use crate::core::http_upgrade;
 use crate::core::resume;
 use crate::shard::close_code;
 use crate::wt_sessions::Inbox;
@@ -126,12 +127,7 @@ fn token_in(path: &str, headers: &std::collections::HashMap<String, String>) -> 
     {
         return Some(t.trim().to_owned());
     }
-    let query = path.split_once('?')?.1;
-    query
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == "token")
-        .map(|(_, v)| v.to_owned())
+    http_upgrade::query_token(path.split_once('?')?.1).map(str::to_owned)
 }
 
 async fn handshake(incoming: IncomingSession, gateway: Gateway, key: TokenKey) {

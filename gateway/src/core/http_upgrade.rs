@@ -23,15 +23,20 @@ pub struct UpgradeRequest {
 impl UpgradeRequest {
     /// The token from `Authorization: Bearer`, or from `?token=`.
     pub fn token(&self) -> Option<&str> {
-        self.bearer.as_deref().or_else(|| {
-            self.query.as_deref().and_then(|q| {
-                q.split('&')
-                    .filter_map(|kv| kv.split_once('='))
-                    .find(|(k, _)| *k == "token")
-                    .map(|(_, v)| v)
-            })
-        })
+        self.bearer
+            .as_deref()
+            .or_else(|| self.query.as_deref().and_then(query_token))
     }
+}
+
+/// The `token` parameter of a query string (browsers cannot set headers on
+/// socket requests, so the token may travel there).
+pub fn query_token(query: &str) -> Option<&str> {
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == "token")
+        .map(|(_, v)| v)
 }
 
 /// Outcome of parsing the bytes received so far.
