@@ -16,6 +16,8 @@
 //! - [`store`]: the [`Store`] trait, [`Write`] context and [`Committed`] result.
 //! - [`check`]: the invariant violations a checker reports.
 //! - [`sqlite`]: the embedded backend (one file, WAL, group commit).
+//! - [`scylla`]: the ScyllaDB / Cassandra backend (lightweight transactions,
+//!   bounded bucketed partitions).
 //! - [`conformance`]: the shared suite every backend must pass.
 //! - [`fault`]: a wrapper that injects storage outages, for failure tests.
 
@@ -28,6 +30,7 @@ pub mod ids;
 pub mod limits;
 pub mod model;
 pub mod password;
+pub mod scylla;
 pub mod sqlite;
 pub mod store;
 pub mod time;
@@ -40,6 +43,7 @@ pub use ids::{ChatId, MessageId, PostId, UserId};
 pub use limits::Limits;
 pub use model::*;
 pub use password::PasswordHash;
+pub use scylla::{ScyllaAddress, ScyllaStore};
 pub use sqlite::{SqliteConfig, SqliteStore};
 pub use store::{Committed, Idempotency, Store, Write};
 pub use time::Timestamp;

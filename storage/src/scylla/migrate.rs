@@ -1,0 +1,84 @@
+//! `tidings migrate` for a cluster: creates the environment's keyspace with
+//! the configured replication, then applies each schema version once.
+//! Every statement is `IF NOT EXISTS`, so running it again (or from two
+//! processes at once) changes nothing.
+
+use scylla::client::session::Session;
+
+use super::address::ScyllaAddress;
+use super::cql::{connect, unavailable};
+use super::schema::{MIGRATIONS, SCHEMA_VERSION};
+use crate::error::StoreResult;
+
+/// Creates or upgrades the keyspace named by `address`; returns the schema
+/// version it is at afterwards.
+pub async fn migrate(address: &ScyllaAddress) -> StoreResult<i32> {
+    let session = connect(address).await?;
+    let ks = &address.keyspace;
+    run(
+        &session,
+        &format!(
+            "CREATE KEYSPACE IF NOT EXISTS {ks} WITH replication = {} AND durable_writes = true",
+            address.replication.cql()
+        ),
+    )
+    .await?;
+    session.use_keyspace(ks, false).await.map_err(unavailable)?;
+    run(
+        &session,
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version int PRIMARY KEY, applied_at bigint)",
+    )
+    .await?;
+    let applied = applied_versions(&session).await?;
+    for (version, statements) in MIGRATIONS {
+        if applied.contains(version) {
+            continue;
+        }
+        for cql in *statements {
+            run(&session, cql).await?;
+        }
+        session
+            .query_unpaged(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                (*version, crate::time::Timestamp::now().millis()),
+            )
+            .await
+            .map_err(unavailable)?;
+        tracing::info!(keyspace = %ks, version, "schema migration applied");
+    }
+    session
+        .await_schema_agreement()
+        .await
+        .map_err(unavailable)?;
+    Ok(SCHEMA_VERSION)
+}
+
+async fn run(session: &Session, cql: &str) -> StoreResult<()> {
+    session
+        .query_unpaged(cql, ())
+        .await
+        .map(|_| ())
+        .map_err(|e| crate::error::StoreError::Unavailable(format!("{cql}: {e}")))
+}
+
+async fn applied_versions(session: &Session) -> StoreResult<Vec<i32>> {
+    let result = session
+        .query_unpaged("SELECT version FROM schema_migrations", ())
+        .await
+        .map_err(unavailable)?;
+    let rows = result.into_rows_result().map_err(unavailable)?;
+    rows.rows::<(i32,)>()
+        .map_err(unavailable)?
+        .map(|r| r.map(|(v,)| v).map_err(unavailable))
+        .collect()
+}
+
+/// Drops the keyspace (tests clean up after themselves with it).
+pub async fn drop_keyspace(address: &ScyllaAddress) -> StoreResult<()> {
+    let session = connect(address).await?;
+    run(
+        &session,
+        &format!("DROP KEYSPACE IF EXISTS {}", address.keyspace),
+    )
+    .await
+}
