@@ -1,19 +1,27 @@
-//! Which store to open: `--data DIR` for the embedded SQLite file.
+//! Which store to open: the embedded SQLite file in `--data`, or a ScyllaDB
+//! (or Cassandra) cluster with `--store scylla://host:port/keyspace`.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
 use tidings_storage::conformance::DynStore;
 use tidings_storage::sqlite::Durability;
-use tidings_storage::{SqliteConfig, SqliteStore};
+use tidings_storage::{Limits, ScyllaAddress, ScyllaStore, SqliteConfig, SqliteStore};
 
 /// Flags naming the store.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct StoreArgs {
-    /// Data directory of the embedded store (holds tidings.db).
+    /// Data directory: the embedded store's tidings.db, and local files
+    /// (token key, bus certificate) for every store.
     #[arg(long, env = "TIDINGS_DATA", default_value = "./data")]
     pub(crate) data: PathBuf,
+    /// A cluster instead of the embedded store:
+    /// `scylla://host:port[,host:port...]/keyspace[?replication=3&dc=dc1]`.
+    /// One keyspace per environment; `tidings migrate` creates it.
+    #[arg(long = "store", env = "TIDINGS_STORE")]
+    pub(crate) cluster: Option<String>,
     /// SQLite durability: `full` fsyncs every group commit (survives power
     /// loss); `normal` survives process crashes but may lose the last
     /// commits on power loss.
@@ -29,7 +37,7 @@ impl StoreArgs {
     /// The SQLite configuration for `--data`.
     pub(crate) fn sqlite_config(&self) -> SqliteConfig {
         let mut config = SqliteConfig::in_dir(&self.data);
-        config.limits.max_chat_members = self.max_chat_members as usize;
+        config.limits = self.limits();
         config.durability = if self.sqlite_sync == "normal" {
             Durability::Normal
         } else {
@@ -38,10 +46,67 @@ impl StoreArgs {
         config
     }
 
-    /// Opens (and migrates) the store.
-    pub(crate) fn open(&self) -> anyhow::Result<DynStore> {
-        let store = SqliteStore::open(self.sqlite_config())
-            .with_context(|| format!("opening the store in {}", self.data.display()))?;
-        Ok(Arc::new(store))
+    fn limits(&self) -> Limits {
+        Limits {
+            max_chat_members: self.max_chat_members as usize,
+            ..Limits::default()
+        }
+    }
+
+    /// The cluster address, when `--store` names one.
+    pub(crate) fn scylla(&self) -> anyhow::Result<Option<ScyllaAddress>> {
+        self.cluster
+            .as_deref()
+            .map(|url| ScyllaAddress::parse(url).map_err(|e| anyhow::anyhow!("--store: {e}")))
+            .transpose()
+    }
+
+    /// What the store is, for logs: the SQLite file or the cluster address.
+    pub(crate) fn describe(&self) -> String {
+        match &self.cluster {
+            Some(url) => url.clone(),
+            None => format!("embedded SQLite in {}", self.data.display()),
+        }
+    }
+
+    /// Opens the store. The embedded store migrates itself; a cluster's
+    /// keyspace must have been migrated (`tidings migrate`), unless
+    /// `migrate` is set (`tidings dev`, a single process).
+    pub(crate) async fn open_with(&self, migrate: bool) -> anyhow::Result<DynStore> {
+        match self.scylla()? {
+            None => {
+                let store = SqliteStore::open(self.sqlite_config())
+                    .with_context(|| format!("opening the store in {}", self.data.display()))?;
+                Ok(Arc::new(store))
+            }
+            Some(address) => {
+                if migrate {
+                    tidings_storage::scylla::migrate(&address)
+                        .await
+                        .with_context(|| format!("migrating {address}"))?;
+                }
+                let store = ScyllaStore::open(&address, self.limits())
+                    .await
+                    .with_context(|| format!("opening {address}"))?;
+                Ok(Arc::new(store))
+            }
+        }
+    }
+
+    /// Opens the store without migrating a cluster.
+    pub(crate) async fn open(&self) -> anyhow::Result<DynStore> {
+        self.open_with(false).await
+    }
+
+    /// The flags that name this same store, for child processes.
+    pub(crate) fn to_args(&self) -> Vec<OsString> {
+        let mut args = vec!["--data".into(), self.data.clone().into_os_string()];
+        if let Some(url) = &self.cluster {
+            args.push("--store".into());
+            args.push(url.into());
+        }
+        args.push("--max-chat-members".into());
+        args.push(self.max_chat_members.to_string().into());
+        args
     }
 }

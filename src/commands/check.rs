@@ -12,22 +12,27 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
+    let scylla = args.store.scylla()?;
     let db = args.store.sqlite_config().path;
-    if !db.exists() {
+    if scylla.is_none() && !db.exists() {
         bail!("no store at {}", db.display());
     }
     let runtime = tokio::runtime::Runtime::new()?;
-    let violations = runtime.block_on(async {
-        let store = args.store.open()?;
+    let violations = runtime.block_on(Box::pin(async {
+        let store = args.store.open().await?;
         anyhow::Ok(store.check().await?)
-    })?;
+    }))?;
     for v in &violations {
         println!("violation {v}");
     }
+    let invariants = if scylla.is_some() {
+        tidings_storage::scylla::INVARIANTS.len()
+    } else {
+        tidings_storage::sqlite::invariant_names().len()
+    };
     println!(
-        "checked {} invariants of {}: {} violation(s)",
-        tidings_storage::sqlite::invariant_names().len(),
-        db.display(),
+        "checked {invariants} invariants of {}: {} violation(s)",
+        args.store.describe(),
         violations.len()
     );
     if !violations.is_empty() {

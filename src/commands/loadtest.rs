@@ -245,7 +245,7 @@ async fn provision_fanout(a: &FanoutArgs) -> anyhow::Result<Vec<Seat>> {
     use tidings_storage::password::HashCost;
     use tidings_storage::{NewChat, NewUser, PasswordHash, Write};
 
-    let store = a.store.open()?;
+    let store = a.store.open().await?;
     let key = tidings_wire::TokenKey::load_or_create(&a.store.data.join("token.key"))?;
     let exp = tidings_wire::token::now_unix_s() + 24 * 3600;
     let hash = PasswordHash::hash("load-test-password", HashCost::Fast);

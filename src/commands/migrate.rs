@@ -9,6 +9,15 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
+    if let Some(address) = args.store.scylla()? {
+        let runtime = tokio::runtime::Runtime::new()?;
+        let version = runtime.block_on(tidings_storage::scylla::migrate(&address))?;
+        println!(
+            "keyspace {} (replication {}) is at schema version {version}",
+            address.keyspace, address.replication
+        );
+        return Ok(());
+    }
     let config = args.store.sqlite_config();
     if let Some(dir) = config.path.parent() {
         std::fs::create_dir_all(dir)?;

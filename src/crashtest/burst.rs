@@ -24,8 +24,8 @@ pub(crate) struct Args {
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(async {
-        let store = args.store.open()?;
+    runtime.block_on(Box::pin(async {
+        let store = args.store.open().await?;
         println!("{READY}");
         let mut tasks = Vec::new();
         for t in 0..args.tasks {
@@ -46,5 +46,5 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
             t.await??;
         }
         anyhow::Ok(())
-    })
+    }))
 }

@@ -71,7 +71,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     bar.finish_and_clear();
 
     let runtime = tokio::runtime::Runtime::new()?;
-    let (violations, missing) = runtime.block_on(verify(&args.store, &acked))?;
+    let (violations, missing) = runtime.block_on(Box::pin(verify(&args.store, &acked)))?;
     for v in &violations {
         println!("violation {v}");
     }
@@ -101,8 +101,7 @@ fn kill_cycle(
 ) -> anyhow::Result<Cycle> {
     let mut child = Command::new(exe)
         .arg("crashtest-worker")
-        .arg("--data")
-        .arg(&store.data)
+        .args(store.to_args())
         .arg("--seed")
         .arg(seed.to_string())
         .env("RUST_LOG", "warn")
@@ -154,7 +153,7 @@ fn kill_cycle(
 
 /// Runs the checker, and looks up each acknowledged delta in the event log.
 async fn verify(store: &StoreArgs, acked: &[Acked]) -> anyhow::Result<(Vec<String>, Vec<String>)> {
-    let store = store.open()?;
+    let store = store.open().await?;
     let violations = store
         .check()
         .await?

@@ -33,8 +33,8 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    runtime.block_on(async {
-        let store = args.store.open()?;
+    runtime.block_on(Box::pin(async {
+        let store = args.store.open().await?;
         let users = Arc::new(ensure_users(&store, args.users).await?);
         println!("{READY}");
         let mut tasks = Vec::new();
@@ -55,7 +55,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
             t.await??;
         }
         anyhow::Ok(())
-    })
+    }))
 }
 
 async fn ensure_users(store: &DynStore, n: usize) -> anyhow::Result<Vec<User>> {

@@ -46,7 +46,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
 }
 
 async fn serve(args: &Args) -> anyhow::Result<()> {
-    let store = args.store.open()?;
+    let store = args.store.open().await?;
     let cert_path = args.bus.cert(&args.store.data);
     let trust = wait_for_cert(&cert_path).await?;
     let sender = BusSender::start(&args.bus_gateways, &trust, args.bus_queue)?;

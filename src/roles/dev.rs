@@ -37,7 +37,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
 async fn serve(args: &Args) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.store.data)
         .with_context(|| format!("creating {}", args.store.data.display()))?;
-    let store = args.store.open()?;
+    let store = args.store.open_with(true).await?;
     let registry = prometheus::Registry::new();
     let gw_config = args.gateway.config();
     let gateway = Gateway::start(
@@ -61,10 +61,7 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;
-    println!(
-        "Tidings dev is up (embedded SQLite in {})",
-        args.store.data.display()
-    );
+    println!("Tidings dev is up ({})", args.store.describe());
     println!("  HTTP API   http://{addr}/v1   (OpenAPI: http://{addr}/v1/openapi.yaml)");
     println!("  WebSocket  ws://{addr}/v1/ws?token=<token>");
     println!("  Metrics    http://{addr}/metrics   Health: http://{addr}/healthz");

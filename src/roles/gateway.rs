@@ -42,7 +42,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
 
 async fn serve(args: &Args) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.store.data)?;
-    let store = args.store.open()?;
+    let store = args.store.open().await?;
     let key = match &args.token_key {
         Some(hex) => TokenKey::from_hex(hex).context("--token-key")?,
         None => TokenKey::load_or_create(&args.store.data.join("token.key"))?,

@@ -17,5 +17,5 @@ pub(crate) fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
-        .block_on(main)
+        .block_on(Box::pin(main))
 }

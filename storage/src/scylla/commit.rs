@@ -16,8 +16,9 @@
 //!    each event on another topic exactly once: an append is a
 //!    compare-and-set on that topic's row that records the op, and no one
 //!    appends after an event whose plan is still pending without finishing
-//!    that plan first. Topics are ranked (chat and post topics before user
-//!    topics, user topics by id), so finishing never waits in a cycle.
+//!    that plan first. Appends go in topic order (chat topics before user
+//!    topics, user topics by id) and a primary ranks below its plan's other
+//!    topics, so every wait points to a higher topic: never a cycle.
 //!
 //! Anyone may finish a plan: the next write on the topic, a reader that
 //! finds an event missing, or `tidings check`. Re-applying is harmless:
@@ -30,7 +31,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::stream::{self, StreamExt};
 use parking_lot::Mutex;
 use scylla::value::Row;
 
@@ -74,11 +74,12 @@ impl TopicRow {
             low: r.i64_at(2).unwrap_or(1) as u64,
             seq: r.i64_at(3).unwrap_or(0) as u64,
             ts: r.i64_at(4).unwrap_or(0),
-            pending_op: r.i64_at(5).map(|v| v as u64),
-            pending: r.text_at(6),
-            last_op: r.i64_at(7).map(|v| v as u64),
-            last_primary: r.text_at(8),
-            last: r.text_at(9),
+            // 0 and '' stand for "none": writing null would leave tombstones.
+            pending_op: r.i64_at(5).filter(|v| *v != 0).map(|v| v as u64),
+            pending: r.text_at(6).filter(|v| !v.is_empty()),
+            last_op: r.i64_at(7).filter(|v| *v != 0).map(|v| v as u64),
+            last_primary: r.text_at(8).filter(|v| !v.is_empty()),
+            last: r.text_at(9).filter(|v| !v.is_empty()),
         }
     }
 
@@ -248,10 +249,15 @@ impl Engine {
                 offset: row.head + 1,
                 seq: row.seq,
             };
-            let draft = match build(ctx).await? {
+            let mut draft = match build(ctx).await? {
                 Outcome::Unchanged(v) => return Ok(Committed::unchanged(v)),
                 Outcome::Change(d) => d,
             };
+            // Appends go in topic order (chat topics, then user topics by
+            // id; a friendship's primary is the lower user): every wait while
+            // finishing then points to a higher topic, so none is circular.
+            draft.secondary.sort_by_key(|e| e.topic);
+            debug_assert!(draft.secondary.iter().all(|e| e.topic > primary));
             let ts = (now.millis() * 1000).max(row.ts + 1);
             let answer = claim
                 .as_ref()
@@ -362,9 +368,9 @@ impl Engine {
             ),
             None => (
                 row.head,
-                row.last_op.and_then(u64v),
-                row.last_primary.clone().and_then(text),
-                row.last.clone().and_then(text),
+                u64v(row.last_op.unwrap_or(0)),
+                text(row.last_primary.clone().unwrap_or_default()),
+                text(row.last.clone().unwrap_or_default()),
             ),
         };
         let st = &self.cql.st;
@@ -474,23 +480,23 @@ impl Engine {
 
     /// Applies a committed plan; returns the offsets of its secondary events
     /// (none where another process appended them).
-    pub(crate) fn finish<'a>(
+    pub(crate) async fn finish(&self, plan: &Plan) -> StoreResult<Vec<Option<u64>>> {
+        self.finish_at(plan, 0).await
+    }
+
+    fn finish_at<'a>(
         &'a self,
         plan: &'a Plan,
+        depth: u32,
     ) -> BoxFut<'a, StoreResult<Vec<Option<u64>>>> {
         Box::pin(async move {
             self.cql.apply(plan.statements(&self.cql.st)).await?;
-            let appends: Vec<_> = plan
-                .secondary
-                .iter()
-                .map(|e| self.append(plan, e))
-                .collect();
-            let offsets: Vec<Option<u64>> = stream::iter(appends)
-                .buffered(16)
-                .collect::<Vec<_>>()
-                .await
-                .into_iter()
-                .collect::<StoreResult<_>>()?;
+            // One at a time, in topic order: that order is what keeps
+            // finishing free of circular waits.
+            let mut offsets = Vec::with_capacity(plan.secondary.len());
+            for e in &plan.secondary {
+                offsets.push(self.append(plan, e, depth + 1).await?);
+            }
             if !plan.secondary.is_empty() {
                 // Clear the plan: appends after ours no longer wait for it.
                 self.cql
@@ -510,6 +516,7 @@ impl Engine {
         &'a self,
         plan: &'a Plan,
         e: &'a PlannedEvent,
+        depth: u32,
     ) -> BoxFut<'a, StoreResult<Option<u64>>> {
         Box::pin(async move {
             let started = Instant::now();
@@ -539,7 +546,7 @@ impl Engine {
                 if primary.pending_op != Some(plan.op) {
                     return Ok(None);
                 }
-                self.settle(&e.topic, &row).await?;
+                self.settle_at(&e.topic, &row, depth + 1).await?;
                 let mut last = plan.last_event(e);
                 last.offset = row.head + 1;
                 let last_json = serde_json::to_string(&last).map_err(corrupt)?;
@@ -570,8 +577,8 @@ impl Engine {
                                 u64v(last.offset),
                                 big(0),
                                 big(plan.ts),
-                                None,
-                                None,
+                                big(0),
+                                text(""),
                                 u64v(plan.op),
                                 text(plan.primary.clone()),
                                 text(last_json),
@@ -594,15 +601,28 @@ impl Engine {
     /// Makes sure what committed before on `name` is applied: its own
     /// pending plan, and the plan of its head event if that came from
     /// another topic's write.
-    pub(crate) fn settle<'a>(
+    pub(crate) async fn settle(&self, name: &str, row: &TopicRow) -> StoreResult<()> {
+        self.settle_at(name, row, 0).await
+    }
+
+    fn settle_at<'a>(
         &'a self,
         name: &'a str,
         row: &'a TopicRow,
+        depth: u32,
     ) -> BoxFut<'a, StoreResult<()>> {
         Box::pin(async move {
+            // Waits point to ever higher topics, so this is bounded by the
+            // topics one write touches; the cap turns a broken invariant into
+            // an error rather than a stack overflow.
+            if depth > 256 {
+                return Err(StoreError::Unavailable(format!(
+                    "finishing earlier writes on {name} nests too deep"
+                )));
+            }
             if let (Some(op), Some(plan)) = (row.pending_op, row.plan()?) {
                 if !self.known_finished(op) {
-                    self.finish(&plan).await?;
+                    self.finish_at(&plan, depth + 1).await?;
                 }
             }
             if let (Some(op), Some(primary)) = (row.last_op, row.last_primary.as_deref()) {
@@ -610,7 +630,7 @@ impl Engine {
                     let p = self.topic(primary, false).await?;
                     if p.pending_op == Some(op) {
                         if let Some(plan) = p.plan()? {
-                            self.finish(&plan).await?;
+                            self.finish_at(&plan, depth + 1).await?;
                         }
                     }
                 }

@@ -52,9 +52,9 @@ macro_rules! statements {
         }
 
         impl Statements {
-            async fn prepare(session: &Session, profiles: &Profiles) -> StoreResult<Self> {
+            async fn prepare(session: &Session, profiles: &Profiles, keyspace: &str) -> StoreResult<Self> {
                 Ok(Self {
-                    $($name: prepare(session, profiles, Kind::$kind, $cql).await?,)*
+                    $($name: prepare(session, profiles, Kind::$kind, &$cql.replace("{ks}", keyspace)).await?,)*
                 })
             }
         }
@@ -70,83 +70,83 @@ enum Kind {
 }
 
 statements! {
-    username: Read = "SELECT user_id, display_name, password_hash, created_at FROM usernames WHERE username = ?";
-    username_serial: Serial = "SELECT user_id FROM usernames WHERE username = ?";
-    claim_username: Lwt = "INSERT INTO usernames (username, user_id, display_name, password_hash, created_at) VALUES (?, ?, ?, ?, ?) IF NOT EXISTS";
-    all_usernames: Read = "SELECT username, user_id, display_name, password_hash, created_at FROM usernames";
-    user: Read = "SELECT username, display_name, created_at FROM users WHERE id = ?";
-    put_user: Mutation = "INSERT INTO users (id, username, display_name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)";
-    all_users: Read = "SELECT id, username FROM users";
+    username: Read = "SELECT user_id, display_name, password_hash, created_at FROM {ks}.usernames WHERE username = ?";
+    username_serial: Serial = "SELECT user_id FROM {ks}.usernames WHERE username = ?";
+    claim_username: Lwt = "INSERT INTO {ks}.usernames (username, user_id, display_name, password_hash, created_at) VALUES (?, ?, ?, ?, ?) IF NOT EXISTS";
+    all_usernames: Read = "SELECT username, user_id, display_name, password_hash, created_at FROM {ks}.usernames";
+    user: Read = "SELECT username, display_name, created_at FROM {ks}.users WHERE id = ?";
+    put_user: Mutation = "INSERT INTO {ks}.users (id, username, display_name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)";
+    all_users: Read = "SELECT id, username FROM {ks}.users";
 
-    friendship: Read = "SELECT state FROM friendships WHERE user_id = ? AND other_id = ?";
-    friendships_of: Read = "SELECT other_id, state, since FROM friendships WHERE user_id = ?";
-    all_friendships: Read = "SELECT user_id, other_id, state FROM friendships";
-    put_friendship: Mutation = "INSERT INTO friendships (user_id, other_id, state, since) VALUES (?, ?, ?, ?) USING TIMESTAMP ?";
-    del_friendship: Mutation = "DELETE FROM friendships USING TIMESTAMP ? WHERE user_id = ? AND other_id = ?";
+    friendship: Read = "SELECT state FROM {ks}.friendships WHERE user_id = ? AND other_id = ?";
+    friendships_of: Read = "SELECT other_id, state, since FROM {ks}.friendships WHERE user_id = ?";
+    all_friendships: Read = "SELECT user_id, other_id, state FROM {ks}.friendships";
+    put_friendship: Mutation = "INSERT INTO {ks}.friendships (user_id, other_id, state, since) VALUES (?, ?, ?, ?) USING TIMESTAMP ?";
+    del_friendship: Mutation = "DELETE FROM {ks}.friendships USING TIMESTAMP ? WHERE user_id = ? AND other_id = ?";
 
-    chat: Read = "SELECT title, created_by, created_at, activity FROM chats WHERE id = ?";
-    all_chats: Read = "SELECT id FROM chats";
-    put_chat: Mutation = "INSERT INTO chats (id, title, created_by, created_at, activity) VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ?";
-    touch_chat: Mutation = "UPDATE chats USING TIMESTAMP ? SET activity = ? WHERE id = ?";
-    member: Read = "SELECT joined_at FROM chat_members WHERE chat_id = ? AND user_id = ?";
-    members: Read = "SELECT user_id, joined_at FROM chat_members WHERE chat_id = ?";
-    all_members: Read = "SELECT chat_id, user_id FROM chat_members";
-    put_member: Mutation = "INSERT INTO chat_members (chat_id, user_id, joined_at) VALUES (?, ?, ?) USING TIMESTAMP ?";
-    del_member: Mutation = "DELETE FROM chat_members USING TIMESTAMP ? WHERE chat_id = ? AND user_id = ?";
-    chats_of: Read = "SELECT chat_id FROM user_chats WHERE user_id = ?";
-    all_user_chats: Read = "SELECT user_id, chat_id FROM user_chats";
-    put_user_chat: Mutation = "INSERT INTO user_chats (user_id, chat_id) VALUES (?, ?) USING TIMESTAMP ?";
-    del_user_chat: Mutation = "DELETE FROM user_chats USING TIMESTAMP ? WHERE user_id = ? AND chat_id = ?";
+    chat: Read = "SELECT title, created_by, created_at, activity FROM {ks}.chats WHERE id = ?";
+    all_chats: Read = "SELECT id FROM {ks}.chats";
+    put_chat: Mutation = "INSERT INTO {ks}.chats (id, title, created_by, created_at, activity) VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ?";
+    touch_chat: Mutation = "UPDATE {ks}.chats USING TIMESTAMP ? SET activity = ? WHERE id = ?";
+    member: Read = "SELECT joined_at FROM {ks}.chat_members WHERE chat_id = ? AND user_id = ?";
+    members: Read = "SELECT user_id, joined_at FROM {ks}.chat_members WHERE chat_id = ?";
+    all_members: Read = "SELECT chat_id, user_id FROM {ks}.chat_members";
+    put_member: Mutation = "INSERT INTO {ks}.chat_members (chat_id, user_id, joined_at) VALUES (?, ?, ?) USING TIMESTAMP ?";
+    del_member: Mutation = "DELETE FROM {ks}.chat_members USING TIMESTAMP ? WHERE chat_id = ? AND user_id = ?";
+    chats_of: Read = "SELECT chat_id FROM {ks}.user_chats WHERE user_id = ?";
+    all_user_chats: Read = "SELECT user_id, chat_id FROM {ks}.user_chats";
+    put_user_chat: Mutation = "INSERT INTO {ks}.user_chats (user_id, chat_id) VALUES (?, ?) USING TIMESTAMP ?";
+    del_user_chat: Mutation = "DELETE FROM {ks}.user_chats USING TIMESTAMP ? WHERE user_id = ? AND chat_id = ?";
 
-    message: Read = "SELECT id, author_id, body, created_at, edited_at FROM messages WHERE chat_id = ? AND bucket = ? AND seq = ?";
-    messages_before: Read = "SELECT seq, id, author_id, body, created_at, edited_at FROM messages WHERE chat_id = ? AND bucket = ? AND seq < ? LIMIT ?";
-    all_messages: Read = "SELECT chat_id, bucket, seq FROM messages";
-    put_message: Mutation = "INSERT INTO messages (chat_id, bucket, seq, id, author_id, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?";
-    edit_message: Mutation = "UPDATE messages USING TIMESTAMP ? SET body = ?, edited_at = ? WHERE chat_id = ? AND bucket = ? AND seq = ?";
-    del_message: Mutation = "DELETE FROM messages USING TIMESTAMP ? WHERE chat_id = ? AND bucket = ? AND seq = ?";
-    message_buckets: Read = "SELECT bucket FROM message_buckets WHERE chat_id = ? AND bucket <= ? LIMIT ?";
-    all_message_buckets: Read = "SELECT chat_id, bucket FROM message_buckets";
-    put_message_bucket: Mutation = "INSERT INTO message_buckets (chat_id, bucket) VALUES (?, ?) USING TIMESTAMP ?";
-    del_message_bucket: Mutation = "DELETE FROM message_buckets USING TIMESTAMP ? WHERE chat_id = ? AND bucket = ?";
+    message: Read = "SELECT id, author_id, body, created_at, edited_at FROM {ks}.messages WHERE chat_id = ? AND bucket = ? AND seq = ?";
+    messages_before: Read = "SELECT seq, id, author_id, body, created_at, edited_at FROM {ks}.messages WHERE chat_id = ? AND bucket = ? AND seq < ? LIMIT ?";
+    all_messages: Read = "SELECT chat_id, bucket, seq FROM {ks}.messages";
+    put_message: Mutation = "INSERT INTO {ks}.messages (chat_id, bucket, seq, id, author_id, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?";
+    edit_message: Mutation = "UPDATE {ks}.messages USING TIMESTAMP ? SET body = ?, edited_at = ? WHERE chat_id = ? AND bucket = ? AND seq = ?";
+    del_message: Mutation = "DELETE FROM {ks}.messages USING TIMESTAMP ? WHERE chat_id = ? AND bucket = ? AND seq = ?";
+    message_buckets: Read = "SELECT bucket FROM {ks}.message_buckets WHERE chat_id = ? AND bucket <= ? LIMIT ?";
+    all_message_buckets: Read = "SELECT chat_id, bucket FROM {ks}.message_buckets";
+    put_message_bucket: Mutation = "INSERT INTO {ks}.message_buckets (chat_id, bucket) VALUES (?, ?) USING TIMESTAMP ?";
+    del_message_bucket: Mutation = "DELETE FROM {ks}.message_buckets USING TIMESTAMP ? WHERE chat_id = ? AND bucket = ?";
 
-    post_by_id: Read = "SELECT author_id, seq FROM posts_by_id WHERE id = ?";
-    all_posts_by_id: Read = "SELECT id, author_id, seq FROM posts_by_id";
-    posts_before: Read = "SELECT seq, id, body, created_at FROM posts WHERE author_id = ? AND bucket = ? AND seq < ? LIMIT ?";
-    all_posts: Read = "SELECT author_id, bucket, seq, id FROM posts";
-    put_post: Mutation = "INSERT INTO posts (author_id, bucket, seq, id, body, created_at) VALUES (?, ?, ?, ?, ?, ?) USING TIMESTAMP ?";
-    put_post_by_id: Mutation = "INSERT INTO posts_by_id (id, author_id, seq) VALUES (?, ?, ?) USING TIMESTAMP ?";
-    del_post: Mutation = "DELETE FROM posts USING TIMESTAMP ? WHERE author_id = ? AND bucket = ? AND seq = ?";
-    del_post_by_id: Mutation = "DELETE FROM posts_by_id USING TIMESTAMP ? WHERE id = ?";
-    post_buckets: Read = "SELECT bucket FROM post_buckets WHERE author_id = ? AND bucket <= ? LIMIT ?";
-    all_post_buckets: Read = "SELECT author_id, bucket FROM post_buckets";
-    put_post_bucket: Mutation = "INSERT INTO post_buckets (author_id, bucket) VALUES (?, ?) USING TIMESTAMP ?";
-    del_post_bucket: Mutation = "DELETE FROM post_buckets USING TIMESTAMP ? WHERE author_id = ? AND bucket = ?";
+    post_by_id: Read = "SELECT author_id, seq FROM {ks}.posts_by_id WHERE id = ?";
+    all_posts_by_id: Read = "SELECT id, author_id, seq FROM {ks}.posts_by_id";
+    posts_before: Read = "SELECT seq, id, body, created_at FROM {ks}.posts WHERE author_id = ? AND bucket = ? AND seq < ? LIMIT ?";
+    all_posts: Read = "SELECT author_id, bucket, seq, id FROM {ks}.posts";
+    put_post: Mutation = "INSERT INTO {ks}.posts (author_id, bucket, seq, id, body, created_at) VALUES (?, ?, ?, ?, ?, ?) USING TIMESTAMP ?";
+    put_post_by_id: Mutation = "INSERT INTO {ks}.posts_by_id (id, author_id, seq) VALUES (?, ?, ?) USING TIMESTAMP ?";
+    del_post: Mutation = "DELETE FROM {ks}.posts USING TIMESTAMP ? WHERE author_id = ? AND bucket = ? AND seq = ?";
+    del_post_by_id: Mutation = "DELETE FROM {ks}.posts_by_id USING TIMESTAMP ? WHERE id = ?";
+    post_buckets: Read = "SELECT bucket FROM {ks}.post_buckets WHERE author_id = ? AND bucket <= ? LIMIT ?";
+    all_post_buckets: Read = "SELECT author_id, bucket FROM {ks}.post_buckets";
+    put_post_bucket: Mutation = "INSERT INTO {ks}.post_buckets (author_id, bucket) VALUES (?, ?) USING TIMESTAMP ?";
+    del_post_bucket: Mutation = "DELETE FROM {ks}.post_buckets USING TIMESTAMP ? WHERE author_id = ? AND bucket = ?";
 
-    topic: Read = "SELECT version, head, low, seq, ts, pending_op, pending, last_op, last_primary, last FROM topics WHERE topic = ?";
-    topic_serial: Serial = "SELECT version, head, low, seq, ts, pending_op, pending, last_op, last_primary, last FROM topics WHERE topic = ?";
-    all_topics: Read = "SELECT topic FROM topics";
-    topic_insert: Lwt = "INSERT INTO topics (topic, version, head, low, seq, ts, pending_op, pending, last_op, last_primary, last) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS";
-    topic_cas: Lwt = "UPDATE topics SET version = ?, head = ?, seq = ?, ts = ?, pending_op = ?, pending = ?, last_op = ?, last_primary = ?, last = ? WHERE topic = ? IF version = ?";
-    topic_append: Lwt = "UPDATE topics SET version = ?, head = ?, ts = ?, last_op = ?, last_primary = ?, last = ? WHERE topic = ? IF version = ?";
-    topic_clear: Lwt = "UPDATE topics SET pending_op = null, pending = null WHERE topic = ? IF pending_op = ?";
-    topic_low: Lwt = "UPDATE topics SET low = ? WHERE topic = ? IF low = ?";
+    topic: Read = "SELECT version, head, low, seq, ts, pending_op, pending, last_op, last_primary, last FROM {ks}.topics WHERE topic = ?";
+    topic_serial: Serial = "SELECT version, head, low, seq, ts, pending_op, pending, last_op, last_primary, last FROM {ks}.topics WHERE topic = ?";
+    all_topics: Read = "SELECT topic FROM {ks}.topics";
+    topic_insert: Lwt = "INSERT INTO {ks}.topics (topic, version, head, low, seq, ts, pending_op, pending, last_op, last_primary, last) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS";
+    topic_cas: Lwt = "UPDATE {ks}.topics SET version = ?, head = ?, seq = ?, ts = ?, pending_op = ?, pending = ?, last_op = ?, last_primary = ?, last = ? WHERE topic = ? IF version = ?";
+    topic_append: Lwt = "UPDATE {ks}.topics SET version = ?, head = ?, ts = ?, last_op = ?, last_primary = ?, last = ? WHERE topic = ? IF version = ?";
+    topic_clear: Lwt = "UPDATE {ks}.topics SET pending_op = 0, pending = '' WHERE topic = ? IF pending_op = ?";
+    topic_low: Lwt = "UPDATE {ks}.topics SET low = ? WHERE topic = ? IF low = ?";
 
-    events_after: Read = "SELECT offset, event, data, committed_at FROM events WHERE topic = ? AND bucket = ? AND offset > ? LIMIT ?";
-    event_op: Read = "SELECT op FROM events WHERE topic = ? AND bucket = ? AND offset = ?";
-    event_offsets: Read = "SELECT offset FROM events WHERE topic = ? AND bucket = ?";
-    put_event: Mutation = "INSERT INTO events (topic, bucket, offset, op, event, data, committed_at) VALUES (?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?";
-    drop_event_bucket: Mutation = "DELETE FROM events WHERE topic = ? AND bucket = ?";
-    drop_events_through: Mutation = "DELETE FROM events WHERE topic = ? AND bucket = ? AND offset <= ?";
+    events_after: Read = "SELECT offset, event, data, committed_at FROM {ks}.events WHERE topic = ? AND bucket = ? AND offset > ? LIMIT ?";
+    event_op: Read = "SELECT op FROM {ks}.events WHERE topic = ? AND bucket = ? AND offset = ?";
+    event_offsets: Read = "SELECT offset FROM {ks}.events WHERE topic = ? AND bucket = ?";
+    put_event: Mutation = "INSERT INTO {ks}.events (topic, bucket, offset, op, event, data, committed_at) VALUES (?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?";
+    drop_event_bucket: Mutation = "DELETE FROM {ks}.events WHERE topic = ? AND bucket = ?";
+    drop_events_through: Mutation = "DELETE FROM {ks}.events WHERE topic = ? AND bucket = ? AND offset <= ?";
 
-    idempotency: Read = "SELECT fingerprint, op, primary_topic, answer, created_at FROM idempotency WHERE user_id = ? AND key = ?";
-    claim_idempotency: Lwt = "INSERT INTO idempotency (user_id, key, fingerprint, op, primary_topic, created_at) VALUES (?, ?, ?, ?, ?, ?) IF NOT EXISTS USING TTL 86400";
-    take_idempotency: Lwt = "UPDATE idempotency USING TTL 86400 SET op = ?, created_at = ? WHERE user_id = ? AND key = ? IF op = ?";
-    release_idempotency: Lwt = "DELETE FROM idempotency WHERE user_id = ? AND key = ? IF op = ?";
-    put_answer: Mutation = "UPDATE idempotency USING TTL 86400 AND TIMESTAMP ? SET answer = ? WHERE user_id = ? AND key = ?";
+    idempotency: Read = "SELECT fingerprint, op, primary_topic, answer, created_at FROM {ks}.idempotency WHERE user_id = ? AND key = ?";
+    claim_idempotency: Lwt = "INSERT INTO {ks}.idempotency (user_id, key, fingerprint, op, primary_topic, created_at) VALUES (?, ?, ?, ?, ?, ?) IF NOT EXISTS USING TTL 86400";
+    take_idempotency: Lwt = "UPDATE {ks}.idempotency USING TTL 86400 SET op = ?, created_at = ? WHERE user_id = ? AND key = ? IF op = ?";
+    release_idempotency: Lwt = "DELETE FROM {ks}.idempotency WHERE user_id = ? AND key = ? IF op = ?";
+    put_answer: Mutation = "UPDATE {ks}.idempotency USING TTL 86400 AND TIMESTAMP ? SET answer = ? WHERE user_id = ? AND key = ?";
 
     ping: Read = "SELECT release_version FROM system.local";
-    claim_node: Lwt = "INSERT INTO id_nodes (node, owner) VALUES (?, ?) IF NOT EXISTS USING TTL 60";
-    renew_node: Lwt = "UPDATE id_nodes USING TTL 60 SET owner = ? WHERE node = ? IF owner = ?";
+    claim_node: Lwt = "INSERT INTO {ks}.id_nodes (node, owner) VALUES (?, ?) IF NOT EXISTS USING TTL 60";
+    renew_node: Lwt = "UPDATE {ks}.id_nodes USING TTL 60 SET owner = ? WHERE node = ? IF owner = ?";
 }
 
 #[derive(Debug)]
@@ -223,15 +223,15 @@ impl Cql {
     /// Connects, selects the keyspace and prepares every statement.
     pub(crate) async fn open(address: &ScyllaAddress) -> StoreResult<Arc<Self>> {
         let session = connect(address).await?;
-        session
-            .use_keyspace(&address.keyspace, false)
-            .await
-            .map_err(|e| {
-                StoreError::Unavailable(format!(
-                    "keyspace {} is not usable (run `tidings migrate --store {address}`): {e}",
-                    address.keyspace
-                ))
-            })?;
+        let version = super::migrate::schema_version(&session, &address.keyspace).await;
+        if version != Some(super::schema::SCHEMA_VERSION) {
+            return Err(StoreError::Unavailable(format!(
+                "keyspace {} is at schema version {} but this build needs {}: run `tidings migrate --store {address}`",
+                address.keyspace,
+                version.map_or_else(|| "none".to_owned(), |v| v.to_string()),
+                super::schema::SCHEMA_VERSION
+            )));
+        }
         let profiles = Profiles {
             quorum: quorum_profile(address).into_handle(),
             serial: ExecutionProfile::builder()
@@ -241,7 +241,7 @@ impl Cql {
                 .build()
                 .into_handle(),
         };
-        let st = Box::pin(Statements::prepare(&session, &profiles)).await?;
+        let st = Box::pin(Statements::prepare(&session, &profiles, &address.keyspace)).await?;
         Ok(Arc::new(Self {
             session,
             st,

@@ -73,6 +73,23 @@ async fn applied_versions(session: &Session) -> StoreResult<Vec<i32>> {
         .collect()
 }
 
+/// The schema version of `keyspace`, if it has been migrated at all.
+pub(crate) async fn schema_version(session: &Session, keyspace: &str) -> Option<i32> {
+    let result = session
+        .query_unpaged(
+            format!("SELECT version FROM {keyspace}.schema_migrations"),
+            (),
+        )
+        .await
+        .ok()?;
+    let rows = result.into_rows_result().ok()?;
+    rows.rows::<(i32,)>()
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|(v,)| v)
+        .max()
+}
+
 /// Drops the keyspace (tests clean up after themselves with it).
 pub async fn drop_keyspace(address: &ScyllaAddress) -> StoreResult<()> {
     let session = connect(address).await?;
