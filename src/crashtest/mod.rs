@@ -37,6 +37,9 @@ pub(crate) struct Args {
     /// Hide the progress bar (for logs).
     #[arg(long)]
     pub(crate) quiet: bool,
+    /// Workers keep going when storage fails (for node-loss runs on a cluster).
+    #[arg(long)]
+    pub(crate) tolerate_outages: bool,
 }
 
 /// What one kill cycle produced.
@@ -62,7 +65,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     let mut mid_run = 0;
     for i in 0..args.kills {
         let delay = Duration::from_millis(rng.gen_range(0..=args.max_run_ms));
-        let cycle = kill_cycle(&exe, &args.store, args.seed * 100_000 + i as u64, delay)?;
+        let cycle = kill_cycle(&exe, args, args.seed * 100_000 + i as u64, delay)?;
         mid_run += usize::from(cycle.killed_running);
         acked.extend(cycle.acked);
         bar.set_message(format!("{} acknowledged deltas", acked.len()));
@@ -95,13 +98,14 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
 
 fn kill_cycle(
     exe: &std::path::Path,
-    store: &StoreArgs,
+    args: &Args,
     seed: u64,
     delay: Duration,
 ) -> anyhow::Result<Cycle> {
     let mut child = Command::new(exe)
         .arg("crashtest-worker")
-        .args(store.to_args())
+        .args(args.store.to_args())
+        .args(args.tolerate_outages.then_some("--tolerate-outages"))
         .arg("--seed")
         .arg(seed.to_string())
         .env("RUST_LOG", "warn")

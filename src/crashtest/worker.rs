@@ -26,6 +26,11 @@ pub(crate) struct Args {
     /// Users the operations pick from.
     #[arg(long, default_value_t = 12)]
     pub(crate) users: usize,
+    /// Keep going when storage fails (a node of a cluster is down): the
+    /// failed operation is logged and the task goes on. Without it, a
+    /// storage failure stops the worker.
+    #[arg(long)]
+    pub(crate) tolerate_outages: bool,
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
@@ -42,10 +47,18 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
             let store = store.clone();
             let users = users.clone();
             let seed = args.seed.wrapping_mul(1_000_003).wrapping_add(t as u64);
+            let tolerate_outages = args.tolerate_outages;
             tasks.push(tokio::spawn(async move {
                 let mut rng = StdRng::seed_from_u64(seed);
                 loop {
-                    step(&store, &users, &mut rng).await?;
+                    match step(&store, &users, &mut rng).await {
+                        Ok(()) => {}
+                        Err(e) if tolerate_outages => {
+                            eprintln!("outage: {e:#}");
+                            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        }
+                        Err(e) => return Err(e),
+                    }
                 }
                 #[allow(unreachable_code)]
                 anyhow::Ok(())

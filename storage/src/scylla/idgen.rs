@@ -28,15 +28,26 @@ impl IdGen {
     /// Leases a free node number and keeps renewing it in the background.
     pub(crate) async fn lease(cql: Arc<Cql>) -> StoreResult<Arc<Self>> {
         let owner = format!("{:016x}", rand::random::<u64>());
-        for _ in 0..64 {
+        let mut last_error = None;
+        for attempt in 0..64 {
             let node = rand::random::<u32>() % (1 << NODE_BITS);
-            if cql
+            let claimed = match cql
                 .lwt(
                     &cql.st.claim_node,
                     vec![int(node as i32), text(owner.clone())],
                 )
-                .await?
+                .await
             {
+                Ok(claimed) => claimed,
+                // A node of the cluster may be down: try another number (an
+                // unknown claim only holds that number until its TTL).
+                Err(e) => {
+                    last_error = Some(e);
+                    super::commit::backoff(attempt + 4).await;
+                    continue;
+                }
+            };
+            if claimed {
                 let generator = Arc::new(Self {
                     node: u64::from(node),
                     state: Mutex::new((0, 0)),
@@ -45,9 +56,12 @@ impl IdGen {
                 return Ok(generator);
             }
         }
-        Err(StoreError::Unavailable(
-            "no free id node number: too many live processes".into(),
-        ))
+        Err(match last_error {
+            Some(e) => e,
+            None => {
+                StoreError::Unavailable("no free id node number: too many live processes".into())
+            }
+        })
     }
 
     /// The next id: time-ordered and unique among live processes.

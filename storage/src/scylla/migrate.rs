@@ -23,23 +23,24 @@ pub async fn migrate(address: &ScyllaAddress) -> StoreResult<i32> {
         ),
     )
     .await?;
-    session.use_keyspace(ks, false).await.map_err(unavailable)?;
+    // Table names are qualified: no `USE`, so statements cannot be ambiguous.
     run(
         &session,
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version int PRIMARY KEY, applied_at bigint)",
+        &format!("CREATE TABLE IF NOT EXISTS {ks}.schema_migrations (version int PRIMARY KEY, applied_at bigint)"),
     )
     .await?;
-    let applied = applied_versions(&session).await?;
+    let applied = applied_versions(&session, ks).await?;
     for (version, statements) in MIGRATIONS {
         if applied.contains(version) {
             continue;
         }
         for cql in *statements {
-            run(&session, cql).await?;
+            let qualified = cql.replacen("IF NOT EXISTS ", &format!("IF NOT EXISTS {ks}."), 1);
+            run(&session, &qualified).await?;
         }
         session
             .query_unpaged(
-                "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                format!("INSERT INTO {ks}.schema_migrations (version, applied_at) VALUES (?, ?)"),
                 (*version, crate::time::Timestamp::now().millis()),
             )
             .await
@@ -61,9 +62,9 @@ async fn run(session: &Session, cql: &str) -> StoreResult<()> {
         .map_err(|e| crate::error::StoreError::Unavailable(format!("{cql}: {e}")))
 }
 
-async fn applied_versions(session: &Session) -> StoreResult<Vec<i32>> {
+async fn applied_versions(session: &Session, ks: &str) -> StoreResult<Vec<i32>> {
     let result = session
-        .query_unpaged("SELECT version FROM schema_migrations", ())
+        .query_unpaged(format!("SELECT version FROM {ks}.schema_migrations"), ())
         .await
         .map_err(unavailable)?;
     let rows = result.into_rows_result().map_err(unavailable)?;

@@ -56,8 +56,21 @@ pub(crate) struct Inner {
 
 impl ScyllaStore {
     /// Connects to the keyspace named by `address` (created by `migrate`).
+    /// Starting while a node is down works: the open is retried a few
+    /// times, as the driver learns which nodes answer.
     pub async fn open(address: &ScyllaAddress, limits: Limits) -> StoreResult<Self> {
-        let cql = Box::pin(cql::Cql::open(address)).await?;
+        let mut attempt = 0;
+        let cql = loop {
+            attempt += 1;
+            match Box::pin(cql::Cql::open(address)).await {
+                Ok(cql) => break cql,
+                Err(e) if attempt < 5 => {
+                    tracing::warn!(error = %e, attempt, "opening the cluster store failed; retrying");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        };
         let ids = idgen::IdGen::lease(cql.clone()).await?;
         Ok(Self {
             inner: Arc::new(Inner {
