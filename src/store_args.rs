@@ -20,7 +20,7 @@ pub(crate) struct StoreArgs {
     /// A cluster instead of the embedded store:
     /// `scylla://host:port[,host:port...]/keyspace[?replication=3&dc=dc1]`.
     /// One keyspace per environment; `tidings migrate` creates it.
-    #[arg(long = "store", env = "TIDINGS_STORE")]
+    #[arg(long = "store", env = "TIDINGS_STORE", value_name = "URL")]
     pub(crate) cluster: Option<String>,
     /// SQLite durability: `full` fsyncs every group commit (survives power
     /// loss); `normal` survives process crashes but may lose the last
