@@ -4,7 +4,9 @@
 //! `TIDINGS_TEST_SCYLLA=scylla://127.0.0.1:9042/<keyspace>`. Without that
 //! variable these tests are ignored by `cargo test`; run with `--ignored`
 //! and the variable set, they fail if the node cannot be reached. All cases
-//! share one keyspace (each creates its own users), migrated once.
+//! share one keyspace (each creates its own users), migrated once; the whole
+//! suite runs a second time on a keyspace with tiny buckets (16 messages or
+//! posts, 8 events), so every case crosses partition boundaries.
 
 use std::sync::Arc;
 
@@ -14,22 +16,26 @@ use tidings_storage::{Limits, ScyllaStore};
 use tokio::sync::OnceCell;
 
 static MIGRATED: OnceCell<ScyllaAddress> = OnceCell::const_new();
+static MIGRATED_SMALL: OnceCell<ScyllaAddress> = OnceCell::const_new();
 
-async fn address() -> ScyllaAddress {
-    MIGRATED
-        .get_or_init(|| async {
-            let url = std::env::var("TIDINGS_TEST_SCYLLA")
-                .expect("TIDINGS_TEST_SCYLLA=scylla://host:port/keyspace names the test node");
-            let address = ScyllaAddress::parse(&url).expect("a scylla:// address");
-            migrate(&address).await.expect("migrate the test keyspace");
-            address
-        })
-        .await
-        .clone()
+async fn migrated(cell: &OnceCell<ScyllaAddress>, suffix: &str, options: &str) -> ScyllaAddress {
+    cell.get_or_init(|| async {
+        let url = std::env::var("TIDINGS_TEST_SCYLLA")
+            .expect("TIDINGS_TEST_SCYLLA=scylla://host:port/keyspace names the test node");
+        let address =
+            ScyllaAddress::parse(&format!("{url}{suffix}{options}")).expect("a scylla:// address");
+        migrate(&address).await.expect("migrate the test keyspace");
+        address
+    })
+    .await
+    .clone()
 }
 
-async fn store() -> DynStore {
-    let address = address().await;
+async fn address() -> ScyllaAddress {
+    migrated(&MIGRATED, "", "").await
+}
+
+async fn open(address: ScyllaAddress) -> DynStore {
     Arc::new(
         ScyllaStore::open(&address, Limits::default())
             .await
@@ -37,9 +43,28 @@ async fn store() -> DynStore {
     )
 }
 
+async fn store() -> DynStore {
+    open(address().await).await
+}
+
+async fn small_buckets() -> DynStore {
+    let address = migrated(
+        &MIGRATED_SMALL,
+        "_small",
+        "?message_bucket=16&post_bucket=16&event_bucket=8",
+    )
+    .await;
+    open(address).await
+}
+
 mod suite {
     use super::store;
     tidings_storage::conformance_suite!(@ignored store());
+}
+
+mod suite_small_buckets {
+    use super::small_buckets;
+    tidings_storage::conformance_suite!(@ignored small_buckets());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -56,16 +81,16 @@ async fn migrate_twice_changes_nothing() {
     );
 }
 
-/// Paging crosses message buckets (4,096 seqs each), and a bucket whose
+/// Paging crosses message buckets (16 seqs each here), and a bucket whose
 /// messages were all deleted drops out of the listing that paging walks.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a Cassandra or ScyllaDB node (ops/test starts one)"]
 async fn paging_crosses_buckets_and_skips_an_emptied_one() {
     use tidings_storage::conformance::new_user;
-    use tidings_storage::scylla::schema::MESSAGE_BUCKET;
     use tidings_storage::{NewChat, Write};
 
-    let store = store().await;
+    const MESSAGE_BUCKET: u64 = 16;
+    let store = small_buckets().await;
     let owner = new_user(&store, "bkt").await;
     let w = Write::by(owner.id);
     let chat = store
@@ -88,7 +113,7 @@ async fn paging_crosses_buckets_and_skips_an_emptied_one() {
     let mut before = None;
     loop {
         let page = store
-            .list_messages(owner.id, chat.id, before, Some(100))
+            .list_messages(owner.id, chat.id, before, Some(7))
             .await
             .unwrap();
         seen.extend(page.items.iter().map(|m| m.seq));

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use super::schema::Layout;
 use crate::error::{StoreError, StoreResult};
 
 /// How the keyspace is replicated when `tidings migrate` creates it.
@@ -87,6 +88,9 @@ pub struct ScyllaAddress {
     pub replication: Replication,
     /// Preferred data center for LOCAL_* consistency; `?dc=` in the address.
     pub local_dc: Option<String>,
+    /// Bucket sizes for a keyspace `migrate` creates (`?message_bucket=`,
+    /// `post_bucket=`, `event_bucket=`); an existing keyspace keeps its own.
+    pub layout: Layout,
 }
 
 impl ScyllaAddress {
@@ -136,14 +140,26 @@ impl ScyllaAddress {
         }
         let mut replication = Replication::Simple(1);
         let mut local_dc = None;
+        let mut layout = Layout::default();
+        let size = |name: &str, v: &str| {
+            v.parse::<u64>()
+                .ok()
+                .filter(|n| (2..=1_000_000).contains(n))
+                .ok_or_else(|| {
+                    StoreError::invalid(field, format!("{name}={v:?}: expected 2..=1000000"))
+                })
+        };
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             match pair.split_once('=') {
                 Some(("replication", v)) => replication = Replication::parse(v)?,
                 Some(("dc", v)) if !v.is_empty() => local_dc = Some(v.to_owned()),
+                Some(("message_bucket", v)) => layout.message_bucket = size("message_bucket", v)?,
+                Some(("post_bucket", v)) => layout.post_bucket = size("post_bucket", v)?,
+                Some(("event_bucket", v)) => layout.event_bucket = size("event_bucket", v)?,
                 _ => {
                     return Err(StoreError::invalid(
                         field,
-                        format!("unknown option {pair:?}: expected replication= or dc="),
+                        format!("unknown option {pair:?}: expected replication=, dc= or *_bucket="),
                     ))
                 }
             }
@@ -153,6 +169,7 @@ impl ScyllaAddress {
             keyspace: keyspace.to_owned(),
             replication,
             local_dc,
+            layout,
         })
     }
 }
@@ -168,6 +185,17 @@ impl fmt::Display for ScyllaAddress {
         )?;
         if let Some(dc) = &self.local_dc {
             write!(f, "&dc={dc}")?;
+        }
+        let d = Layout::default();
+        let l = &self.layout;
+        for (name, v, default) in [
+            ("message_bucket", l.message_bucket, d.message_bucket),
+            ("post_bucket", l.post_bucket, d.post_bucket),
+            ("event_bucket", l.event_bucket, d.event_bucket),
+        ] {
+            if v != default {
+                write!(f, "&{name}={v}")?;
+            }
         }
         Ok(())
     }
@@ -193,6 +221,12 @@ mod tests {
         assert_eq!(ScyllaAddress::parse(&a.to_string()).unwrap(), a);
         let b = ScyllaAddress::parse("scylla://127.0.0.1:9042/dev").unwrap();
         assert_eq!(b.replication, Replication::Simple(1));
+        assert_eq!(b.layout, Layout::default());
+        let c = ScyllaAddress::parse("scylla://h/ks?message_bucket=16&event_bucket=8").unwrap();
+        assert_eq!(c.layout.message_bucket, 16);
+        assert_eq!(c.layout.event_bucket, 8);
+        assert_eq!(ScyllaAddress::parse(&c.to_string()).unwrap(), c);
+        assert!(ScyllaAddress::parse("scylla://h/ks?post_bucket=1").is_err());
     }
 
     #[test]

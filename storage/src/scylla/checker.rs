@@ -8,7 +8,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::cql::{big, text, RowExt};
-use super::schema::{bucket_of, EVENT_BUCKET, MESSAGE_BUCKET, POST_BUCKET};
+
 use super::Inner;
 use crate::check::Violation;
 use crate::error::StoreResult;
@@ -175,7 +175,7 @@ pub(crate) async fn check(s: &Inner) -> StoreResult<Vec<Violation>> {
             continue;
         }
         let mut offsets = Vec::new();
-        for b in bucket_of(row.low, EVENT_BUCKET)..=bucket_of(row.head, EVENT_BUCKET) + 1 {
+        for b in cql.layout.event(row.low)..=cql.layout.event(row.head) + 1 {
             for e in cql
                 .rows(&cql.st.event_offsets, vec![text(name.clone()), big(b)])
                 .await?
@@ -223,7 +223,7 @@ pub(crate) async fn check(s: &Inner) -> StoreResult<Vec<Violation>> {
             continue;
         };
         let top = seqs.get(&format!("chat:{chat}")).copied().unwrap_or(0);
-        if seq as u64 > top || bucket != bucket_of(seq as u64, MESSAGE_BUCKET) {
+        if seq as u64 > top || bucket != cql.layout.message(seq as u64) {
             out.push(Violation::new(
                 "message_seq",
                 format!("chat {chat} message {seq} (counter {top})"),
@@ -261,7 +261,7 @@ pub(crate) async fn check(s: &Inner) -> StoreResult<Vec<Violation>> {
         let top = seqs.get(&format!("posts:{author}")).copied().unwrap_or(0);
         if by_id.get(&id) != Some(&(author, seq))
             || seq as u64 > top
-            || bucket != bucket_of(seq as u64, POST_BUCKET)
+            || bucket != cql.layout.post(seq as u64)
         {
             out.push(Violation::new(
                 "post_index",

@@ -448,10 +448,7 @@ impl Engine {
                 &self.cql.st.event_op,
                 vec![
                     text(topic),
-                    big(super::schema::bucket_of(
-                        offset,
-                        super::schema::EVENT_BUCKET,
-                    )),
+                    big(self.cql.layout.event(offset)),
                     u64v(offset),
                 ],
             )
@@ -490,7 +487,7 @@ impl Engine {
         depth: u32,
     ) -> BoxFut<'a, StoreResult<Vec<Option<u64>>>> {
         Box::pin(async move {
-            self.cql.apply(plan.statements(&self.cql.st)).await?;
+            self.cql.apply(plan.statements(&self.cql)).await?;
             // One at a time, in topic order: that order is what keeps
             // finishing free of circular waits.
             let mut offsets = Vec::with_capacity(plan.secondary.len());
@@ -535,7 +532,7 @@ impl Engine {
                     // writing the event row): make sure the row is there.
                     if let Some(last) = row.last_event()? {
                         self.cql
-                            .apply(vec![event_row(&self.cql.st, &e.topic, &last)])
+                            .apply(vec![event_row(&self.cql, &e.topic, &last)])
                             .await?;
                         return Ok(Some(last.offset));
                     }
@@ -588,7 +585,9 @@ impl Engine {
                 };
                 match applied {
                     Ok(true) => {
-                        self.cql.apply(vec![event_row(st, &e.topic, &last)]).await?;
+                        self.cql
+                            .apply(vec![event_row(&self.cql, &e.topic, &last)])
+                            .await?;
                         return Ok(Some(last.offset));
                     }
                     // Lost or refused: the next round reads where things stand.

@@ -20,6 +20,7 @@ use scylla::statement::{Consistency, SerialConsistency};
 use scylla::value::{CqlValue, Row};
 
 use super::address::ScyllaAddress;
+use super::schema::Layout;
 use crate::error::{StoreError, StoreResult};
 
 /// Bound values of one statement, in placeholder order.
@@ -191,6 +192,8 @@ async fn prepare(
 pub(crate) struct Cql {
     pub(crate) session: Session,
     pub(crate) st: Statements,
+    /// The keyspace's bucket sizes.
+    pub(crate) layout: Layout,
     quorum: ExecutionProfileHandle,
 }
 
@@ -232,6 +235,14 @@ impl Cql {
                 super::schema::SCHEMA_VERSION
             )));
         }
+        let layout = super::migrate::layout(&session, &address.keyspace)
+            .await?
+            .ok_or_else(|| {
+                StoreError::Unavailable(format!(
+                    "keyspace {} has no layout row: run `tidings migrate --store {address}`",
+                    address.keyspace
+                ))
+            })?;
         let profiles = Profiles {
             quorum: quorum_profile(address).into_handle(),
             serial: ExecutionProfile::builder()
@@ -245,6 +256,7 @@ impl Cql {
         Ok(Arc::new(Self {
             session,
             st,
+            layout,
             quorum: profiles.quorum,
         }))
     }

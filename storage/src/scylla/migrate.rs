@@ -7,7 +7,7 @@ use scylla::client::session::Session;
 
 use super::address::ScyllaAddress;
 use super::cql::{connect, unavailable};
-use super::schema::{MIGRATIONS, SCHEMA_VERSION};
+use super::schema::{Layout, MIGRATIONS, SCHEMA_VERSION};
 use crate::error::StoreResult;
 
 /// Creates or upgrades the keyspace named by `address`; returns the schema
@@ -51,6 +51,19 @@ pub async fn migrate(address: &ScyllaAddress) -> StoreResult<i32> {
         .await_schema_agreement()
         .await
         .map_err(unavailable)?;
+    // Bucket sizes are fixed at creation: the first migrate records them.
+    let l = address.layout;
+    session
+        .query_unpaged(
+            format!("INSERT INTO {ks}.layout (id, message_bucket, post_bucket, event_bucket) VALUES (0, ?, ?, ?) IF NOT EXISTS"),
+            (l.message_bucket as i64, l.post_bucket as i64, l.event_bucket as i64),
+        )
+        .await
+        .map_err(unavailable)?;
+    let kept = layout(&session, ks).await?;
+    if kept != Some(l) {
+        tracing::warn!(keyspace = %ks, ?kept, "the keyspace keeps the bucket sizes it was created with");
+    }
     Ok(SCHEMA_VERSION)
 }
 
@@ -89,6 +102,26 @@ pub(crate) async fn schema_version(session: &Session, keyspace: &str) -> Option<
         .filter_map(Result::ok)
         .map(|(v,)| v)
         .max()
+}
+
+/// The bucket sizes `keyspace` was created with.
+pub(crate) async fn layout(session: &Session, keyspace: &str) -> StoreResult<Option<Layout>> {
+    let result = session
+        .query_unpaged(
+            format!("SELECT message_bucket, post_bucket, event_bucket FROM {keyspace}.layout WHERE id = 0"),
+            (),
+        )
+        .await
+        .map_err(unavailable)?;
+    let rows = result.into_rows_result().map_err(unavailable)?;
+    let row = rows
+        .maybe_first_row::<(i64, i64, i64)>()
+        .map_err(unavailable)?;
+    Ok(row.map(|(m, p, e)| Layout {
+        message_bucket: m as u64,
+        post_bucket: p as u64,
+        event_bucket: e as u64,
+    }))
 }
 
 /// Drops the keyspace (tests clean up after themselves with it).

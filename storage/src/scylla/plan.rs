@@ -10,8 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::cql::{big, text, u64v, Statements, Values};
-use super::schema::{bucket_of, EVENT_BUCKET, MESSAGE_BUCKET, POST_BUCKET};
+use super::cql::{big, text, u64v, Cql, Values};
 use scylla::statement::prepared::PreparedStatement;
 
 /// One derived-row change.
@@ -130,15 +129,15 @@ pub(crate) struct LastEvent {
 
 /// The `events` row for one event.
 pub(crate) fn event_row<'a>(
-    st: &'a Statements,
+    cql: &'a Cql,
     topic: &str,
     e: &LastEvent,
 ) -> (&'a PreparedStatement, Values) {
     (
-        &st.put_event,
+        &cql.st.put_event,
         vec![
             text(topic),
-            big(bucket_of(e.offset, EVENT_BUCKET)),
+            big(cql.layout.event(e.offset)),
             u64v(e.offset),
             u64v(e.op),
             text(e.event.clone()),
@@ -164,10 +163,8 @@ impl Plan {
 
     /// The statements applying this plan's derived rows and its primary
     /// event; the event row comes last, so it is written only with the rest.
-    pub(crate) fn statements<'a>(
-        &self,
-        st: &'a Statements,
-    ) -> Vec<(&'a PreparedStatement, Values)> {
+    pub(crate) fn statements<'a>(&self, cql: &'a Cql) -> Vec<(&'a PreparedStatement, Values)> {
+        let st = &cql.st;
         let ts = big(self.ts);
         let mut out = Vec::new();
         for m in &self.mutations {
@@ -239,7 +236,7 @@ impl Plan {
                     body,
                     created_at,
                 } => {
-                    let bucket = big(bucket_of(*seq, MESSAGE_BUCKET));
+                    let bucket = big(cql.layout.message(*seq));
                     out.push((
                         &st.put_message,
                         vec![
@@ -270,7 +267,7 @@ impl Plan {
                         text(body.clone()),
                         big(*edited_at),
                         u64v(*chat),
-                        big(bucket_of(*seq, MESSAGE_BUCKET)),
+                        big(cql.layout.message(*seq)),
                         u64v(*seq),
                     ],
                 )),
@@ -279,7 +276,7 @@ impl Plan {
                     seq,
                     drop_bucket,
                 } => {
-                    let bucket = big(bucket_of(*seq, MESSAGE_BUCKET));
+                    let bucket = big(cql.layout.message(*seq));
                     out.push((
                         &st.del_message,
                         vec![ts.clone(), u64v(*chat), bucket.clone(), u64v(*seq)],
@@ -298,7 +295,7 @@ impl Plan {
                     body,
                     created_at,
                 } => {
-                    let bucket = big(bucket_of(*seq, POST_BUCKET));
+                    let bucket = big(cql.layout.post(*seq));
                     out.push((
                         &st.put_post,
                         vec![
@@ -323,7 +320,7 @@ impl Plan {
                     id,
                     drop_bucket,
                 } => {
-                    let bucket = big(bucket_of(*seq, POST_BUCKET));
+                    let bucket = big(cql.layout.post(*seq));
                     out.push((
                         &st.del_post,
                         vec![ts.clone(), u64v(*author), bucket.clone(), u64v(*seq)],
@@ -347,7 +344,7 @@ impl Plan {
             ));
         }
         if let Some(e) = &self.primary_event {
-            out.push(event_row(st, &self.primary, &self.last_event(e)));
+            out.push(event_row(cql, &self.primary, &self.last_event(e)));
         }
         out
     }

@@ -6,7 +6,6 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 
 use super::cql::{big, int, text, u64v, Cql, RowExt};
 use super::rows;
-use super::schema::{bucket_of, EVENT_BUCKET, MESSAGE_BUCKET, POST_BUCKET};
 use super::Inner;
 use crate::delta::{Delta, EventKind};
 use crate::error::{StoreError, StoreResult};
@@ -256,7 +255,7 @@ pub(crate) async fn list_messages(
             cql,
             &cql.st.message_buckets,
             chat.0,
-            bucket_of(before - 1, MESSAGE_BUCKET),
+            cql.layout.message(before - 1),
         );
         'walk: loop {
             let buckets = walk.chunk().await?;
@@ -324,7 +323,7 @@ async fn author_posts(
         cql,
         &cql.st.post_buckets,
         author.0,
-        bucket_of(before - 1, POST_BUCKET),
+        cql.layout.post(before - 1),
     );
     loop {
         let buckets = walk.chunk().await?;
@@ -339,7 +338,7 @@ async fn author_posts(
                         u64v(author.0),
                         big(b),
                         u64v(before),
-                        int(POST_BUCKET as i32),
+                        int(cql.layout.post_bucket.min(i32::MAX as u64) as i32),
                     ],
                 )
                 .await?;
@@ -487,7 +486,7 @@ async fn events_between(
 ) -> StoreResult<Vec<Delta>> {
     let mut items = Vec::new();
     let mut cursor = after;
-    for b in bucket_of(after + 1, EVENT_BUCKET)..=bucket_of(until, EVENT_BUCKET) {
+    for b in cql.layout.event(after + 1)..=cql.layout.event(until) {
         let want = (until - cursor) as i64;
         if want <= 0 {
             break;
@@ -552,8 +551,8 @@ pub(crate) async fn compact_topic(s: &Inner, topic: Topic, through: u64) -> Stor
         }
         let last = low - 1;
         let mut drops = Vec::new();
-        for b in bucket_of(row.low, EVENT_BUCKET)..=bucket_of(last, EVENT_BUCKET) {
-            if ((b + 1) as u64) * EVENT_BUCKET - 1 <= last {
+        for b in cql.layout.event(row.low)..=cql.layout.event(last) {
+            if ((b + 1) as u64) * cql.layout.event_bucket - 1 <= last {
                 drops.push((&cql.st.drop_event_bucket, vec![text(name.clone()), big(b)]));
             } else {
                 drops.push((

@@ -3,7 +3,6 @@
 use scylla::value::Row;
 
 use super::cql::{big, int, u64v, Cql, RowExt};
-use super::schema::{bucket_of, MESSAGE_BUCKET};
 use crate::error::{StoreError, StoreResult};
 use crate::ids::{ChatId, MessageId, PostId, UserId};
 use crate::model::{Chat, Message, User};
@@ -140,7 +139,7 @@ pub(crate) async fn message(cql: &Cql, chat: ChatId, seq: u64) -> StoreResult<Op
     let row = cql
         .row(
             &cql.st.message,
-            vec![u64v(chat.0), big(bucket_of(seq, MESSAGE_BUCKET)), u64v(seq)],
+            vec![u64v(chat.0), big(cql.layout.message(seq)), u64v(seq)],
         )
         .await?;
     Ok(row.map(|r| message_from_row(chat, seq, &r, 0)))

@@ -28,6 +28,41 @@ pub fn bucket_of(seq: u64, size: u64) -> i64 {
     (seq / size) as i64
 }
 
+/// Bucket sizes of one keyspace: chosen when `migrate` creates it (the
+/// `scylla://` address may set them) and fixed from then on, since rows
+/// already written sit in buckets of that size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Layout {
+    pub message_bucket: u64,
+    pub post_bucket: u64,
+    pub event_bucket: u64,
+}
+
+impl Default for Layout {
+    fn default() -> Self {
+        Self {
+            message_bucket: MESSAGE_BUCKET,
+            post_bucket: POST_BUCKET,
+            event_bucket: EVENT_BUCKET,
+        }
+    }
+}
+
+impl Layout {
+    /// The bucket of message `seq`.
+    pub fn message(&self, seq: u64) -> i64 {
+        bucket_of(seq, self.message_bucket)
+    }
+    /// The bucket of post `seq`.
+    pub fn post(&self, seq: u64) -> i64 {
+        bucket_of(seq, self.post_bucket)
+    }
+    /// The bucket of event `offset`.
+    pub fn event(&self, offset: u64) -> i64 {
+        bucket_of(offset, self.event_bucket)
+    }
+}
+
 /// The latest schema version.
 pub const SCHEMA_VERSION: i32 = 1;
 
@@ -87,5 +122,9 @@ pub(crate) const MIGRATIONS: &[(i32, &[&str])] = &[(
         // Leases on the node field of minted ids, so two live processes never
         // mint the same id.
         "CREATE TABLE IF NOT EXISTS id_nodes (node int PRIMARY KEY, owner text)",
+        // One row: the keyspace's bucket sizes (see `Layout`).
+        "CREATE TABLE IF NOT EXISTS layout (
+            id int PRIMARY KEY, message_bucket bigint, post_bucket bigint,
+            event_bucket bigint)",
     ],
 )];

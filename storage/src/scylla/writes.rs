@@ -9,7 +9,6 @@ use super::cql::Cql;
 use super::idempotency::idempotent;
 use super::plan::Mutation;
 use super::rows;
-use super::schema::{bucket_of, MESSAGE_BUCKET, POST_BUCKET};
 use super::Inner;
 use crate::delta::EventKind;
 use crate::error::{StoreError, StoreResult};
@@ -538,9 +537,9 @@ pub(crate) async fn delete_message(
             s.engine
                 .commit(primary, op, claim, move |ctx: Ctx| async move {
                     let (message, members) = own_message(cql, actor, chat, seq).await?;
-                    let bucket = bucket_of(seq, MESSAGE_BUCKET);
+                    let bucket = cql.layout.message(seq);
                     // The newest bucket stays listed: new messages land in it.
-                    let drop_bucket = bucket < bucket_of(ctx.seq, MESSAGE_BUCKET)
+                    let drop_bucket = bucket < cql.layout.message(ctx.seq)
                         && !rows::bucket_holds_others(
                             cql,
                             &cql.st.messages_before,
@@ -633,8 +632,8 @@ pub(crate) async fn delete_post(s: &Inner, w: &Write, id: PostId) -> StoreResult
                     let (_, seq) = rows::post_owner(cql, id)
                         .await?
                         .ok_or_else(|| StoreError::NotFound(format!("post {id} not found")))?;
-                    let bucket = bucket_of(seq, POST_BUCKET);
-                    let drop_bucket = bucket < bucket_of(ctx.seq, POST_BUCKET)
+                    let bucket = cql.layout.post(seq);
+                    let drop_bucket = bucket < cql.layout.post(ctx.seq)
                         && !rows::bucket_holds_others(
                             cql,
                             &cql.st.posts_before,
