@@ -68,21 +68,31 @@ impl BusSender {
 
 async fn run(gateway: String, config: quinn::ClientConfig, mut rx: mpsc::Receiver<Arc<[u8]>>) {
     let mut backoff = Duration::from_millis(50);
+    // A frame whose write failed is sent again first on the next connection
+    // (the gateway drops offsets it already has).
+    let mut unsent: Option<Arc<[u8]>> = None;
     loop {
         match connect(&gateway, &config).await {
             Ok((endpoint, conn, mut stream)) => {
                 tracing::info!(%gateway, "bus connected");
                 backoff = Duration::from_millis(50);
                 loop {
-                    let Some(frame) = rx.recv().await else {
-                        let _ = stream.finish();
-                        endpoint.close(0u32.into(), b"api stopping");
-                        return;
+                    let frame = match unsent.take() {
+                        Some(frame) => frame,
+                        None => match rx.recv().await {
+                            Some(frame) => frame,
+                            None => {
+                                let _ = stream.finish();
+                                endpoint.close(0u32.into(), b"api stopping");
+                                return;
+                            }
+                        },
                     };
                     if let Err(e) = stream.write_all(&frame).await {
-                        // This frame and any in flight are lost to this
-                        // gateway; it fills the gap from storage.
+                        // Frames already in flight may be lost to this
+                        // gateway; it fills such gaps from storage.
                         tracing::warn!(%gateway, error = %e, "bus write failed; reconnecting");
+                        unsent = Some(frame);
                         break;
                     }
                 }

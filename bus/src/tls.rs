@@ -100,7 +100,10 @@ impl BusTls {
 
     pub(crate) fn server_config(&self) -> Result<quinn::ServerConfig, TlsError> {
         let key = PrivateKeyDer::Pkcs8(self.key.as_ref().clone_key());
-        quinn::ServerConfig::with_single_cert(vec![self.cert.clone()], key).map_err(TlsError::from)
+        let mut config = quinn::ServerConfig::with_single_cert(vec![self.cert.clone()], key)
+            .map_err(TlsError::from)?;
+        config.transport_config(Arc::new(transport()));
+        Ok(config)
     }
 }
 
@@ -110,6 +113,20 @@ pub(crate) fn client_config(
 ) -> Result<quinn::ClientConfig, TlsError> {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(cert.clone())?;
-    quinn::ClientConfig::with_root_certificates(Arc::new(roots))
-        .map_err(|e| TlsError::Quic(e.to_string()))
+    let mut config = quinn::ClientConfig::with_root_certificates(Arc::new(roots))
+        .map_err(|e| TlsError::Quic(e.to_string()))?;
+    config.transport_config(Arc::new(transport()));
+    Ok(config)
+}
+
+/// Bus connections stay up while no delta flows: the api side pings every
+/// 5 s, well inside the 30 s idle timeout both sides agree on. (Without
+/// this, an idle connection timed out and the next delta was lost on it.)
+pub(crate) fn transport() -> quinn::TransportConfig {
+    let mut t = quinn::TransportConfig::default();
+    t.keep_alive_interval(Some(std::time::Duration::from_secs(5)));
+    t.max_idle_timeout(Some(
+        quinn::IdleTimeout::try_from(std::time::Duration::from_secs(30)).expect("30 s fits"),
+    ));
+    t
 }

@@ -97,3 +97,33 @@ async fn an_untrusted_gateway_is_refused() {
         "nothing crosses without trust"
     );
 }
+
+/// An idle bus stays connected: after longer than the idle timeout with no
+/// delta, the next one still arrives (keep-alives hold the connection).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delta_after_a_long_silence_arrives() {
+    let dir = tempfile::tempdir().unwrap();
+    let tls =
+        BusTls::load_or_generate(&dir.path().join("bus.crt"), &dir.path().join("bus.key")).unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink_seen = seen.clone();
+    let receiver = BusReceiver::start(
+        "127.0.0.1:0".parse().unwrap(),
+        &tls,
+        Arc::new(move |batch: Vec<CommittedDelta>| {
+            let mut s = sink_seen.lock().unwrap();
+            s.extend(batch.iter().map(|d| d.delta.offset));
+        }),
+    )
+    .unwrap();
+    let addr = receiver.local_addr().unwrap();
+    let trust = BusTls::trust(&dir.path().join("bus.crt")).unwrap();
+    let sender = BusSender::start(&[addr.to_string()], &trust, 16).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sender.publish(&[delta(1)]);
+    assert_eq!(wait_for(&seen, 1).await, vec![1]);
+    // Longer than the 30 s idle timeout.
+    tokio::time::sleep(Duration::from_secs(35)).await;
+    sender.publish(&[delta(2)]);
+    assert_eq!(wait_for(&seen, 2).await, vec![1, 2]);
+}
