@@ -1,0 +1,79 @@
+//! What the parent tells a worker process: its clients (token, chat and the
+//! chat's head offset when the run began), where to connect from and to,
+//! how fast to ramp and how often to churn. Written as a JSON file.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::HarnessError;
+
+/// One simulated client.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WorkerSeat {
+    pub token: String,
+    pub chat: u64,
+    /// The `chat:{chat}` head before the run: deliveries start after it.
+    pub base: u64,
+}
+
+/// A worker's whole assignment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WorkerPlan {
+    pub worker: usize,
+    pub seats: Vec<WorkerSeat>,
+    /// Seat `i` first connects to `gateways[(first_gateway + i) % len]`
+    /// and moves to the next one when its gateway fails.
+    pub gateways: Vec<SocketAddr>,
+    pub first_gateway: usize,
+    /// Api base URLs, for the HTTP catch-up of a topic told to `resync`.
+    pub apis: Vec<String>,
+    /// Every socket is bound to this loopback address before connecting,
+    /// so each worker has its own ephemeral-port space per gateway.
+    pub source_ip: IpAddr,
+    pub ramp_per_sec: f64,
+    /// Mean seconds between one client's deliberate disconnects (churn);
+    /// `None`: clients stay connected.
+    pub churn_mean_secs: Option<f64>,
+    pub report_ms: u64,
+    /// Seconds after which the worker reports and exits whatever happens.
+    pub deadline_secs: u64,
+}
+
+impl WorkerPlan {
+    /// Reads a plan file.
+    pub fn load(path: &Path) -> Result<Self, HarnessError> {
+        let text = std::fs::read(path)?;
+        Ok(serde_json::from_slice(&text)?)
+    }
+
+    /// Writes a plan file.
+    pub fn save(&self, path: &Path) -> Result<(), HarnessError> {
+        std::fs::write(path, serde_json::to_vec(self)?)?;
+        Ok(())
+    }
+}
+
+/// The loopback source address of worker `w` (127.0.2.1, 127.0.2.2, ...,
+/// then 127.0.3.1, ...): never a gateway's 127.0.1.x.
+pub fn source_ip(w: usize) -> IpAddr {
+    let third = 2 + (w / 250) % 250;
+    let fourth = 1 + w % 250;
+    IpAddr::from([127, 0, third as u8, fourth as u8])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workers_get_distinct_loopback_sources_off_the_gateways() {
+        let ips: std::collections::HashSet<IpAddr> = (0..1000).map(source_ip).collect();
+        assert_eq!(ips.len(), 1000);
+        assert_eq!(source_ip(0), IpAddr::from([127, 0, 2, 1]));
+        assert!(ips
+            .iter()
+            .all(|ip| ip.is_loopback() && !matches!(ip, IpAddr::V4(v) if v.octets()[2] == 1)));
+    }
+}
