@@ -319,7 +319,20 @@ impl Session<'_> {
         match v["type"].as_str() {
             Some("delta") if v["topic"] == self.topic => {
                 let offset = v["offset"].as_u64().unwrap_or(0);
+                let before = self.check.last();
                 if let Some(verdict) = self.check.pushed(offset) {
+                    if verdict != Verdict::Next {
+                        tracing::warn!(
+                            seat = self.i,
+                            topic = self.topic,
+                            after = before,
+                            got = offset,
+                            replay = self.in_replay,
+                            resumed = self.resume,
+                            ?verdict,
+                            "wrong delivery"
+                        );
+                    }
                     self.count(verdict, v, self.in_replay);
                 }
             }

@@ -57,6 +57,10 @@ pub struct RunPlan {
     pub drain_secs: u64,
     pub out_dir: PathBuf,
     pub progress: bool,
+    /// A chat no client watches, posted to every few seconds from start to
+    /// end so no api-to-gateway bus connection idles out mid-run (the bus
+    /// has no keep-alive of its own; see docs/BENCHMARKS.md).
+    pub bus_keepalive: Option<ChatTarget>,
 }
 
 /// What the monitor gathers from the workers' lines.
@@ -206,6 +210,22 @@ pub async fn run(plan: RunPlan) -> Result<RunReport, HarnessError> {
     );
     let started = Instant::now();
     let posted = Arc::new(AtomicU64::new(0));
+    let keepalive = plan.bus_keepalive.clone().map(|target| {
+        let apis = plan.apis.clone();
+        tokio::spawn(async move {
+            let mut n = 0u64;
+            loop {
+                for api in &apis {
+                    if let Err(e) = writer::post_once(api, &target, &format!("keepalive {n}")).await
+                    {
+                        tracing::debug!(%e, "keep-alive post failed");
+                    }
+                }
+                n += 1;
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+        })
+    });
     // The monitor: merges worker lines, and once a second samples memory,
     // appends a tick to the timeline and redraws the bar.
     let monitor = {
@@ -381,6 +401,9 @@ pub async fn run(plan: RunPlan) -> Result<RunReport, HarnessError> {
     // Let the monitor take the last lines, then stop it.
     tokio::time::sleep(Duration::from_millis(1200)).await;
     monitor.abort();
+    if let Some(k) = keepalive {
+        k.abort();
+    }
     bar.finish_and_clear();
     let _ = std::fs::remove_dir_all(&plans_dir);
 

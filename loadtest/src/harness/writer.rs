@@ -137,6 +137,22 @@ async fn post(
     ))
 }
 
+/// One post on a fresh connection (the bus keep-alive).
+pub async fn post_once(api: &str, target: &ChatTarget, body: &str) -> Result<(), HarnessError> {
+    let mut conn = Conn::connect(api)
+        .await
+        .map_err(|e| HarnessError::Http(e.to_string()))?;
+    conn.ok(
+        Method::POST,
+        &format!("/v1/chats/{}/messages", target.chat),
+        Some(&target.token),
+        Some(&json!({ "body": body })),
+    )
+    .await
+    .map_err(|e| HarnessError::Http(e.to_string()))?;
+    Ok(())
+}
+
 /// Each chat's head offset, read from the api (the truth to verify against).
 pub async fn heads(
     apis: &[String],

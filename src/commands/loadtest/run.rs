@@ -130,6 +130,11 @@ pub(crate) struct Args {
     /// Seed of the chat-size draw.
     #[arg(long, env = "TIDINGS_LOAD_SEED", default_value_t = 1)]
     pub(crate) seed: u64,
+    /// Do not post to a keep-alive chat every 5 s (the api-to-gateway bus
+    /// then idles out after about 40 s without deltas, and the first delta
+    /// after that can be lost: see docs/BENCHMARKS.md).
+    #[arg(long, env = "TIDINGS_LOAD_NO_BUS_KEEPALIVE")]
+    pub(crate) no_bus_keepalive: bool,
     /// No progress bar (for scripts and CI logs).
     #[arg(long, env = "TIDINGS_LOAD_QUIET")]
     pub(crate) quiet: bool,
@@ -208,7 +213,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         .join(format!("{}-{}", utc_stamp(), scenario.name()));
     let runtime = tokio::runtime::Runtime::new()?;
     let started = std::time::Instant::now();
-    let (seats, chats) = runtime.block_on(provision(args, &store))?;
+    let (seats, chats, keepalive) = runtime.block_on(provision(args, &store))?;
     eprintln!(
         "provisioned {} users in {} chats in {:.1} s; {} gateways, {} apis; hard fd limit {:?}: {} sockets per worker",
         seats.len(),
@@ -246,6 +251,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         drain_secs: args.drain_secs,
         out_dir: out_dir.clone(),
         progress: !args.quiet,
+        bus_keepalive: (!args.no_bus_keepalive).then_some(keepalive),
     };
     let report = runtime.block_on(run::run(plan))?;
     let command = std::env::args().collect::<Vec<_>>().join(" ");
@@ -279,7 +285,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
 async fn provision(
     args: &Args,
     store_args: &crate::store_args::StoreArgs,
-) -> anyhow::Result<(Vec<WorkerSeat>, Vec<ChatTarget>)> {
+) -> anyhow::Result<(Vec<WorkerSeat>, Vec<ChatTarget>, ChatTarget)> {
     let mut store_args = store_args.clone();
     let largest = match args.scenario {
         Scenario::Fanout => args.chat_size,
@@ -369,7 +375,29 @@ async fn provision(
             });
         }
     }
-    Ok((seats, targets))
+    // The keep-alive chat: one member, no client.
+    let lone = store
+        .create_user(NewUser {
+            username: format!("l{run:x}_keepalive"),
+            display_name: None,
+            password: hash,
+        })
+        .await?;
+    let chat = store
+        .create_chat(
+            &Write::by(lone.id),
+            NewChat {
+                title: Some("keep-alive".into()),
+                member_ids: vec![lone.id],
+            },
+        )
+        .await?
+        .value;
+    let keepalive = ChatTarget {
+        chat: chat.id.0,
+        token: key.issue(lone.id, exp),
+    };
+    Ok((seats, targets, keepalive))
 }
 
 /// `YYYYMMDDTHHMMSSZ` for now, without a calendar library.
