@@ -38,6 +38,8 @@ pub struct Shared {
     pub connect_failures: AtomicU64,
     pub resyncs: AtomicU64,
     pub problems: Mutex<Problems>,
+    /// Why sessions ended other than by churn or completion.
+    pub disconnects: Mutex<std::collections::BTreeMap<&'static str, u64>>,
     /// Live deliveries since the last report.
     pub hist: Mutex<Histogram<u64>>,
     /// Replayed or fetched deliveries since the last report.
@@ -62,6 +64,7 @@ impl Shared {
             connect_failures: AtomicU64::new(0),
             resyncs: AtomicU64::new(0),
             problems: Mutex::new(Problems::default()),
+            disconnects: Mutex::new(std::collections::BTreeMap::new()),
             hist: Mutex::new(histogram()),
             replay_hist: Mutex::new(histogram()),
             lasts,
@@ -89,6 +92,10 @@ impl Shared {
             connect_failures: c(&self.connect_failures),
             resyncs: c(&self.resyncs),
             problems: *lock(&self.problems),
+            disconnects: lock(&self.disconnects)
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), *v))
+                .collect(),
         }
     }
 }
@@ -142,7 +149,7 @@ enum End {
     /// Churn: closed on purpose; reconnect to the same gateway soon.
     Churn,
     /// The socket failed or the server closed it: try the next gateway.
-    Lost,
+    Lost(&'static str),
 }
 
 /// One client, from its first connect until it holds its chat's head.
@@ -208,7 +215,8 @@ pub async fn run(i: usize, shared: std::sync::Arc<Shared>, mut expect: watch::Re
         match end {
             End::Done => return,
             End::Churn => tokio::time::sleep(jitter.millis(200, 2000)).await,
-            End::Lost => {
+            End::Lost(reason) => {
+                *lock(&shared.disconnects).entry(reason).or_default() += 1;
                 gw = (gw + 1) % k;
                 tokio::time::sleep(jitter.millis(50, 500)).await;
             }
@@ -247,7 +255,7 @@ impl Session<'_> {
         self.in_replay = self.resume;
         let frame = ws_codec::client_frame(OP_TEXT, true, first.to_string().as_bytes(), mask());
         if self.stream.write_all(&frame).await.is_err() {
-            return End::Lost;
+            return End::Lost("write error");
         }
         let mut expect_open = true;
         loop {
@@ -261,14 +269,14 @@ impl Session<'_> {
             tokio::select! {
                 r = self.stream.readable() => {
                     if r.is_err() {
-                        return End::Lost;
+                        return End::Lost("read error");
                     }
                     let mut chunk = [0u8; 8192];
                     match self.stream.try_read(&mut chunk) {
-                        Ok(0) => return End::Lost,
+                        Ok(0) => return End::Lost("eof"),
                         Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
                         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                        Err(_) => return End::Lost,
+                        Err(_) => return End::Lost("read error"),
                     }
                 }
                 () = tokio::time::sleep_until(churn_at.unwrap_or_else(Instant::now)), if churning => {
@@ -296,12 +304,12 @@ impl Session<'_> {
                 OP_PING => {
                     let pong = ws_codec::client_frame(OP_PONG, true, &frame.payload, mask());
                     if self.stream.write_all(&pong).await.is_err() {
-                        end = Some(End::Lost);
+                        end = Some(End::Lost("write error"));
                         break;
                     }
                 }
                 OP_CLOSE => {
-                    end = Some(End::Lost);
+                    end = Some(End::Lost(close_reason(&frame.payload)));
                     break;
                 }
                 _ => {}
@@ -405,6 +413,21 @@ impl Session<'_> {
                 }
             }
         }
+    }
+}
+
+/// A server close frame's reason, by its code.
+fn close_reason(payload: &[u8]) -> &'static str {
+    match payload {
+        [a, b, ..] => match u16::from_be_bytes([*a, *b]) {
+            1001 => "close 1001 going away (no heartbeat answer)",
+            1009 => "close 1009 too big",
+            1012 => "close 1012 restarting",
+            4001 => "close 4001 token expired",
+            4008 => "close 4008 slow consumer",
+            _ => "close (other code)",
+        },
+        _ => "close (no code)",
     }
 }
 

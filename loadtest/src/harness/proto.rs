@@ -23,6 +23,9 @@ pub struct Counters {
     pub connect_failures: u64,
     pub resyncs: u64,
     pub problems: Problems,
+    /// Sessions the server or the network ended, by reason.
+    #[serde(default)]
+    pub disconnects: Vec<(String, u64)>,
 }
 
 /// A line from a worker.

@@ -78,6 +78,8 @@ pub struct RunReport {
     pub reconnects: u64,
     pub connect_failures: u64,
     pub resyncs: u64,
+    /// Sessions the server or the network ended, by reason.
+    pub disconnects: Vec<(String, u64)>,
     pub problems: Problems,
     pub workers_without_report: usize,
     pub memory: Memory,
@@ -222,6 +224,9 @@ impl RunReport {
                 self.reconnects, self.connect_failures, self.resyncs
             ),
         );
+        for (reason, n) in &self.disconnects {
+            row("disconnects", format!("{n} × {reason}"));
+        }
         if let Some(pid) = self.killed_gateway_pid {
             row("killed", format!("gateway-1 (pid {pid}) with SIGKILL"));
         }

@@ -419,6 +419,12 @@ pub async fn run(plan: RunPlan) -> Result<RunReport, HarnessError> {
         totals.connect_failures += c.connect_failures;
         totals.resyncs += c.resyncs;
         totals.ever_connected += c.ever_connected;
+        for (reason, n) in &c.disconnects {
+            match totals.disconnects.iter_mut().find(|(r, _)| r == reason) {
+                Some((_, m)) => *m += n,
+                None => totals.disconnects.push((reason.clone(), *n)),
+            }
+        }
     }
     let delivered = totals.deliveries + totals.replayed;
     let peak = a.timeline.iter().map(|t| t.connected).max().unwrap_or(0);
@@ -457,6 +463,7 @@ pub async fn run(plan: RunPlan) -> Result<RunReport, HarnessError> {
         reconnects: totals.reconnects,
         connect_failures: totals.connect_failures,
         resyncs: totals.resyncs,
+        disconnects: totals.disconnects.clone(),
         problems,
         workers_without_report: missing_finals,
         memory: Memory {
