@@ -19,7 +19,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::connect::open;
-use super::plan::WorkerPlan;
+use super::plan::{source_ip, WorkerPlan};
 use super::proto::Counters;
 use super::verify::{Problems, TopicCheck, Verdict};
 use crate::http::Conn;
@@ -168,7 +168,7 @@ pub async fn run(i: usize, shared: std::sync::Arc<Shared>, mut expect: watch::Re
         }
         let opened = match open(
             plan.gateways[gw],
-            Some(plan.source_ip),
+            Some(source_ip(plan.worker, i)),
             &seat.token,
             Duration::from_secs(30),
         )

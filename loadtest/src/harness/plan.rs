@@ -1,6 +1,7 @@
 //! What the parent tells a worker process: its clients (token, chat and the
-//! chat's head offset when the run began), where to connect from and to,
-//! how fast to ramp and how often to churn. Written as a JSON file.
+//! chat's head offset when the run began), where to connect to, how fast
+//! to ramp and how often to churn. Written as a JSON file. Where each
+//! client connects from is [`source_ip`].
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
@@ -29,9 +30,6 @@ pub struct WorkerPlan {
     pub first_gateway: usize,
     /// Api base URLs, for the HTTP catch-up of a topic told to `resync`.
     pub apis: Vec<String>,
-    /// Every socket is bound to this loopback address before connecting,
-    /// so each worker has its own ephemeral-port space per gateway.
-    pub source_ip: IpAddr,
     pub ramp_per_sec: f64,
     /// Mean seconds between one client's deliberate disconnects (churn);
     /// `None`: clients stay connected.
@@ -55,12 +53,18 @@ impl WorkerPlan {
     }
 }
 
-/// The loopback source address of worker `w` (127.0.2.1, 127.0.2.2, ...,
-/// then 127.0.3.1, ...): never a gateway's 127.0.1.x.
-pub fn source_ip(w: usize) -> IpAddr {
-    let third = 2 + (w / 250) % 250;
-    let fourth = 1 + w % 250;
-    IpAddr::from([127, 0, third as u8, fourth as u8])
+/// The loopback address client `seat` of worker `w` binds to before it
+/// connects: 127.(2 + w).(seat / 250).(1 + seat % 250), one per client,
+/// never a gateway's 127.0.1.x. Binding to port 0 makes the kernel search
+/// for a port unused on that address, and that search grows with the
+/// sockets already bound there: with one address per worker it ate both
+/// cores at 100,000 clients. One address per client keeps it short, and
+/// leaves each (source, gateway) pair its whole ephemeral-port range.
+pub fn source_ip(w: usize, seat: usize) -> IpAddr {
+    let second = 2 + w % 250;
+    let third = (seat / 250) % 250;
+    let fourth = 1 + seat % 250;
+    IpAddr::from([127, second as u8, third as u8, fourth as u8])
 }
 
 #[cfg(test)]

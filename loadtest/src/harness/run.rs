@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::client::lock;
-use super::plan::{source_ip, WorkerPlan, WorkerSeat};
+use super::plan::{WorkerPlan, WorkerSeat};
 use super::proto::{Counters, ParentLine, WorkerLine};
 use super::report::{Memory, RunReport, Tick};
 use super::rss::{self, Watched};
@@ -144,7 +144,6 @@ pub async fn run(plan: RunPlan) -> Result<RunReport, HarnessError> {
             gateways: plan.gateways.clone(),
             first_gateway: from % plan.gateways.len().max(1),
             apis: plan.apis.clone(),
-            source_ip: source_ip(w),
             ramp_per_sec: plan.ramp_per_sec / workers as f64,
             churn_mean_secs: plan.churn_mean_secs,
             report_ms: 1000,

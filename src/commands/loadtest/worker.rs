@@ -20,7 +20,6 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     tracing::info!(
         worker = plan.worker,
         seats = plan.seats.len(),
-        source = %plan.source_ip,
         "worker starting"
     );
     // One thread per worker: the parent runs several, and the box has few cores.
