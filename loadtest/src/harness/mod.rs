@@ -2,8 +2,8 @@
 //!
 //! The parent ([`run`]) splits the clients over worker processes, each
 //! holding at most its descriptor budget ([`budget`]) of sockets, and
-//! hands each a [`plan`]. Workers ([`worker`], [`client`]) connect from
-//! own loopback source address per client ([`connect`]), verify every delivery
+//! hands each a [`plan`]. Workers ([`worker`], [`client`]) connect, each
+//! client from its own loopback address ([`connect`]), verify every delivery
 //! per topic ([`verify`]) and report over stdout ([`proto`]) with their
 //! latency histograms ([`histo`]). The parent drives the [`writer`]s,
 //! samples process memory ([`rss`]), shows live progress, and writes the
