@@ -182,7 +182,7 @@ pub async fn run(i: usize, shared: std::sync::Arc<Shared>, mut expect: watch::Re
                     tracing::warn!(seat = i, %head, "upgrade refused");
                     return;
                 }
-                gw = (gw + 1) % k;
+                gw = failover(gw, i, k);
                 tokio::time::sleep(jitter.millis(100, 1000)).await;
                 continue;
             }
@@ -217,11 +217,21 @@ pub async fn run(i: usize, shared: std::sync::Arc<Shared>, mut expect: watch::Re
             End::Churn => tokio::time::sleep(jitter.millis(200, 2000)).await,
             End::Lost(reason) => {
                 *lock(&shared.disconnects).entry(reason).or_default() += 1;
-                gw = (gw + 1) % k;
+                gw = failover(gw, i, k);
                 tokio::time::sleep(jitter.millis(50, 500)).await;
             }
         }
     }
+}
+
+/// The gateway to try after `gw` failed for client `i`: another one, and
+/// the clients of a dead gateway spread evenly over all the others (moving
+/// them all to its neighbour would overflow that one's descriptor limit).
+pub fn failover(gw: usize, i: usize, k: usize) -> usize {
+    if k < 2 {
+        return 0;
+    }
+    (gw + 1 + i % (k - 1)) % k
 }
 
 fn is_done(shared: &Shared, i: usize, check: &TopicCheck) -> bool {
@@ -439,6 +449,22 @@ fn mask() -> [u8; 4] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dead_gateways_clients_spread_over_all_the_others() {
+        let k = 7;
+        let mut load = vec![0; k];
+        for i in 0..6000 {
+            let next = failover(3, i, k);
+            assert_ne!(next, 3);
+            load[next] += 1;
+        }
+        assert!(
+            load.iter().enumerate().all(|(g, n)| g == 3 || *n == 1000),
+            "{load:?}"
+        );
+        assert_eq!(failover(0, 5, 1), 0);
+    }
 
     #[test]
     fn jitter_stays_in_range_and_averages_its_mean() {

@@ -25,7 +25,7 @@ pub struct WorkerPlan {
     pub worker: usize,
     pub seats: Vec<WorkerSeat>,
     /// Seat `i` first connects to `gateways[(first_gateway + i) % len]`
-    /// and moves to the next one when its gateway fails.
+    /// and moves to another one ([`super::client::failover`]) when it fails.
     pub gateways: Vec<SocketAddr>,
     pub first_gateway: usize,
     /// Api base URLs, for the HTTP catch-up of a topic told to `resync`.
