@@ -72,12 +72,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn workers_get_distinct_loopback_sources_off_the_gateways() {
-        let ips: std::collections::HashSet<IpAddr> = (0..1000).map(source_ip).collect();
-        assert_eq!(ips.len(), 1000);
-        assert_eq!(source_ip(0), IpAddr::from([127, 0, 2, 1]));
+    fn clients_get_distinct_loopback_sources_off_the_gateways() {
+        let ips: std::collections::HashSet<IpAddr> = (0..20)
+            .flat_map(|w| (0..20_000).map(move |i| source_ip(w, i)))
+            .collect();
+        assert_eq!(ips.len(), 20 * 20_000);
+        assert_eq!(source_ip(0, 0), IpAddr::from([127, 2, 0, 1]));
         assert!(ips
             .iter()
-            .all(|ip| ip.is_loopback() && !matches!(ip, IpAddr::V4(v) if v.octets()[2] == 1)));
+            .all(|ip| ip.is_loopback() && matches!(ip, IpAddr::V4(v) if v.octets()[1] >= 2)));
     }
 }
