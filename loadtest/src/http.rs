@@ -58,6 +58,18 @@ impl Conn {
         token: Option<&str>,
         body: Option<&Value>,
     ) -> Result<(StatusCode, Value), HttpError> {
+        self.call_with(method, path, token, body, &[]).await
+    }
+
+    /// Like [`Conn::call`], with extra headers (e.g. `Idempotency-Key`).
+    pub async fn call_with(
+        &mut self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Result<(StatusCode, Value), HttpError> {
         let mut req = Request::builder()
             .method(method)
             .uri(path)
@@ -65,6 +77,9 @@ impl Conn {
             .header("content-type", "application/json");
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));
+        }
+        for (name, value) in headers {
+            req = req.header(*name, *value);
         }
         let bytes = body
             .map(|b| serde_json::to_vec(b).unwrap_or_default())

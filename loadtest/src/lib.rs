@@ -12,8 +12,12 @@
 //! - [`ws_client`], [`idle`]: a lean WebSocket client, and the idle-memory
 //!   benchmark (server RSS growth per held connection); [`idle_wt`], the
 //!   same for WebTransport sessions.
+//! - [`harness`]: the multi-process harness behind `tidings loadtest run`:
+//!   worker processes within their descriptor budget, many gateways,
+//!   verified deliveries, merged latency histograms, reports and charts.
 
 pub mod fanout;
+pub mod harness;
 pub mod http;
 pub mod idle;
 pub mod idle_wt;

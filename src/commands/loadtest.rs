@@ -1,4 +1,9 @@
-//! `tidings loadtest`: load scenarios against a running Tidings.
+//! `tidings loadtest`: load scenarios against a running Tidings. `run` is
+//! the orchestrated multi-process harness; `writes`, `fanout`, `idle` and
+//! `idle-wt` are single-process benchmarks.
+
+mod run;
+mod worker;
 
 use std::time::Duration;
 
@@ -14,6 +19,13 @@ pub(crate) struct Args {
 
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum Scenario {
+    /// The orchestrated harness: provisions users and chats, runs worker
+    /// processes over every gateway, writes, verifies every delivery, and
+    /// writes a report and charts (scenarios idle, fanout, chatty, churn, kill).
+    Run(run::Args),
+    /// One worker process of `run` (started by it).
+    #[command(hide = true)]
+    Worker(worker::Args),
     /// Concurrent clients posting chat messages through the api: throughput
     /// and latency percentiles. Run the server with `--rate-per-sec 0`.
     Writes(WritesArgs),
@@ -124,8 +136,14 @@ pub(crate) struct WritesArgs {
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
+    match &args.scenario {
+        Scenario::Run(a) => return run::run(a),
+        Scenario::Worker(a) => return worker::run(a),
+        _ => {}
+    }
     let runtime = tokio::runtime::Runtime::new()?;
     match &args.scenario {
+        Scenario::Run(_) | Scenario::Worker(_) => Ok(()),
         Scenario::IdleWt(a) => {
             let key = tidings_wire::TokenKey::load_or_create(&a.token_key_file)?;
             let exp = tidings_wire::token::now_unix_s() + 24 * 3600;
