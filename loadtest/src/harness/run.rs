@@ -58,8 +58,7 @@ pub struct RunPlan {
     pub out_dir: PathBuf,
     pub progress: bool,
     /// A chat no client watches, posted to every few seconds from start to
-    /// end so no api-to-gateway bus connection idles out mid-run (the bus
-    /// has no keep-alive of its own; see docs/BENCHMARKS.md).
+    /// end, when asked for (see `--bus-keepalive-posts`).
     pub bus_keepalive: Option<ChatTarget>,
 }
 

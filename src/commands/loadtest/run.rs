@@ -130,11 +130,11 @@ pub(crate) struct Args {
     /// Seed of the chat-size draw.
     #[arg(long, env = "TIDINGS_LOAD_SEED", default_value_t = 1)]
     pub(crate) seed: u64,
-    /// Do not post to a keep-alive chat every 5 s (the api-to-gateway bus
-    /// then idles out after about 40 s without deltas, and the first delta
-    /// after that can be lost: see docs/BENCHMARKS.md).
-    #[arg(long, env = "TIDINGS_LOAD_NO_BUS_KEEPALIVE")]
-    pub(crate) no_bus_keepalive: bool,
+    /// Also post to an unwatched chat every 5 s, to keep deltas flowing on
+    /// every api-to-gateway bus connection (older builds' bus idled out and
+    /// lost the next delta; the bus now has keep-alives of its own).
+    #[arg(long, env = "TIDINGS_LOAD_BUS_KEEPALIVE_POSTS")]
+    pub(crate) bus_keepalive_posts: bool,
     /// No progress bar (for scripts and CI logs).
     #[arg(long, env = "TIDINGS_LOAD_QUIET")]
     pub(crate) quiet: bool,
@@ -251,7 +251,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         drain_secs: args.drain_secs,
         out_dir: out_dir.clone(),
         progress: !args.quiet,
-        bus_keepalive: (!args.no_bus_keepalive).then_some(keepalive),
+        bus_keepalive: args.bus_keepalive_posts.then_some(keepalive),
     };
     let report = runtime.block_on(run::run(plan))?;
     let command = std::env::args().collect::<Vec<_>>().join(" ");
