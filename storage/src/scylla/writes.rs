@@ -14,8 +14,30 @@ use crate::delta::EventKind;
 use crate::error::{StoreError, StoreResult};
 use crate::ids::{ChatId, MessageId, PostId, UserId};
 use crate::model::{Chat, FriendOutcome, FriendStatus, Message, NewChat, Post};
-use crate::store::{Committed, Write};
+use crate::store::{Answer, Committed, Write};
 use crate::topic::Topic;
+use std::future::Future;
+
+/// Commits one write on `primary`, exactly once under `w`'s idempotency key.
+async fn commit_on<T, F, Fut>(
+    s: &Inner,
+    w: &Write,
+    primary: Topic,
+    build: F,
+) -> StoreResult<Committed<T>>
+where
+    T: Answer,
+    F: Fn(Ctx) -> Fut + Send + Sync,
+    Fut: Future<Output = StoreResult<Outcome<T>>> + Send,
+{
+    idempotent(
+        s,
+        w,
+        |_| primary,
+        |op, claim| s.engine.commit(primary, op, claim, &build),
+    )
+    .await
+}
 
 fn event(topic: Topic, event: EventKind, data: usize, recipients: Vec<UserId>) -> WantEvent {
     WantEvent {
@@ -69,76 +91,68 @@ pub(crate) async fn request_friend(
     }
     let primary = pair_topic(me, target);
     let cql: &Cql = &s.engine.cql;
-    let c = idempotent(
-        s,
-        w,
-        |_| primary,
-        |op, claim| {
-            s.engine
-                .commit(primary, op, claim, move |ctx: Ctx| async move {
-                    let them = rows::existing_user(cql, target).await?;
-                    let me_user = rows::existing_user(cql, me).await?;
-                    let (mine, theirs, kind, status) =
-                        match rows::friendship(cql, me, target).await?.as_deref() {
-                            Some("friends") => {
-                                return Ok(Outcome::Unchanged(FriendOutcome {
-                                    status: FriendStatus::Friends,
-                                }))
-                            }
-                            Some("outgoing") => {
-                                return Ok(Outcome::Unchanged(FriendOutcome {
-                                    status: FriendStatus::Pending,
-                                }))
-                            }
-                            Some("incoming") => (
-                                "friends",
-                                "friends",
-                                EventKind::FriendAccepted,
-                                FriendStatus::Friends,
-                            ),
-                            _ => (
-                                "outgoing",
-                                "incoming",
-                                EventKind::FriendRequested,
-                                FriendStatus::Pending,
-                            ),
-                        };
-                    let mut d = Draft::new(FriendOutcome { status }, ctx.seq);
-                    let since = ctx.now.millis();
-                    d.mutations.push(Mutation::PutFriendship {
-                        user: me.0,
-                        other: target.0,
-                        state: mine.into(),
-                        since,
-                    });
-                    d.mutations.push(Mutation::PutFriendship {
-                        user: target.0,
-                        other: me.0,
-                        state: theirs.into(),
-                        since,
-                    });
-                    let (for_me, for_them) = if kind == EventKind::FriendAccepted {
-                        (json!({"user": them}), json!({"user": me_user}))
-                    } else {
-                        (
-                            json!({"user": them, "direction": "outgoing"}),
-                            json!({"user": me_user, "direction": "incoming"}),
-                        )
-                    };
-                    let a = d.data(for_me);
-                    let b = d.data(for_them);
-                    place(
-                        &mut d,
-                        primary,
-                        vec![
-                            event(Topic::User(me), kind, a, vec![me]),
-                            event(Topic::User(target), kind, b, vec![target]),
-                        ],
-                    );
-                    Ok(Outcome::Change(d))
-                })
-        },
-    )
+    let c = commit_on(s, w, primary, move |ctx: Ctx| async move {
+        let them = rows::existing_user(cql, target).await?;
+        let me_user = rows::existing_user(cql, me).await?;
+        let (mine, theirs, kind, status) = match rows::friendship(cql, me, target).await?.as_deref()
+        {
+            Some("friends") => {
+                return Ok(Outcome::Unchanged(FriendOutcome {
+                    status: FriendStatus::Friends,
+                }))
+            }
+            Some("outgoing") => {
+                return Ok(Outcome::Unchanged(FriendOutcome {
+                    status: FriendStatus::Pending,
+                }))
+            }
+            Some("incoming") => (
+                "friends",
+                "friends",
+                EventKind::FriendAccepted,
+                FriendStatus::Friends,
+            ),
+            _ => (
+                "outgoing",
+                "incoming",
+                EventKind::FriendRequested,
+                FriendStatus::Pending,
+            ),
+        };
+        let mut d = Draft::new(FriendOutcome { status }, ctx.seq);
+        let since = ctx.now.millis();
+        d.mutations.push(Mutation::PutFriendship {
+            user: me.0,
+            other: target.0,
+            state: mine.into(),
+            since,
+        });
+        d.mutations.push(Mutation::PutFriendship {
+            user: target.0,
+            other: me.0,
+            state: theirs.into(),
+            since,
+        });
+        let (for_me, for_them) = if kind == EventKind::FriendAccepted {
+            (json!({"user": them}), json!({"user": me_user}))
+        } else {
+            (
+                json!({"user": them, "direction": "outgoing"}),
+                json!({"user": me_user, "direction": "incoming"}),
+            )
+        };
+        let a = d.data(for_me);
+        let b = d.data(for_them);
+        place(
+            &mut d,
+            primary,
+            vec![
+                event(Topic::User(me), kind, a, vec![me]),
+                event(Topic::User(target), kind, b, vec![target]),
+            ],
+        );
+        Ok(Outcome::Change(d))
+    })
     .await?;
     Ok(actor_first(c, me))
 }
@@ -159,46 +173,38 @@ pub(crate) async fn remove_friend(
     let me = w.actor;
     let primary = pair_topic(me, target);
     let cql: &Cql = &s.engine.cql;
-    let c = idempotent(
-        s,
-        w,
-        |_| primary,
-        |op, claim| {
-            s.engine
-                .commit(primary, op, claim, move |ctx: Ctx| async move {
-                    let Some(prior) = rows::friendship(cql, me, target).await? else {
-                        return Err(StoreError::NotFound(format!(
-                            "no friendship or request with user {target}"
-                        )));
-                    };
-                    let mut d = Draft::new((), ctx.seq);
-                    d.mutations.push(Mutation::DelFriendship {
-                        user: me.0,
-                        other: target.0,
-                    });
-                    d.mutations.push(Mutation::DelFriendship {
-                        user: target.0,
-                        other: me.0,
-                    });
-                    let a = d.data(json!({"user_id": target, "was": prior}));
-                    let b = d.data(json!({"user_id": me, "was": flip(&prior)}));
-                    place(
-                        &mut d,
-                        primary,
-                        vec![
-                            event(Topic::User(me), EventKind::FriendRemoved, a, vec![me]),
-                            event(
-                                Topic::User(target),
-                                EventKind::FriendRemoved,
-                                b,
-                                vec![target],
-                            ),
-                        ],
-                    );
-                    Ok(Outcome::Change(d))
-                })
-        },
-    )
+    let c = commit_on(s, w, primary, move |ctx: Ctx| async move {
+        let Some(prior) = rows::friendship(cql, me, target).await? else {
+            return Err(StoreError::NotFound(format!(
+                "no friendship or request with user {target}"
+            )));
+        };
+        let mut d = Draft::new((), ctx.seq);
+        d.mutations.push(Mutation::DelFriendship {
+            user: me.0,
+            other: target.0,
+        });
+        d.mutations.push(Mutation::DelFriendship {
+            user: target.0,
+            other: me.0,
+        });
+        let a = d.data(json!({"user_id": target, "was": prior}));
+        let b = d.data(json!({"user_id": me, "was": flip(&prior)}));
+        place(
+            &mut d,
+            primary,
+            vec![
+                event(Topic::User(me), EventKind::FriendRemoved, a, vec![me]),
+                event(
+                    Topic::User(target),
+                    EventKind::FriendRemoved,
+                    b,
+                    vec![target],
+                ),
+            ],
+        );
+        Ok(Outcome::Change(d))
+    })
     .await?;
     Ok(actor_first(c, me))
 }
@@ -285,52 +291,43 @@ pub(crate) async fn add_member(
     let cql: &Cql = &s.engine.cql;
     let limits = &s.limits;
     let actor = w.actor;
-    idempotent(
-        s,
-        w,
-        |_| primary,
-        |op, claim| {
-            s.engine
-                .commit(primary, op, claim, move |ctx: Ctx| async move {
-                    if !rows::is_member(cql, chat, actor).await? {
-                        return Err(rows::chat_not_found(chat));
-                    }
-                    if rows::user(cql, user).await?.is_none() {
-                        return Err(StoreError::NotFound(format!("user {user} not found")));
-                    }
-                    let mut members = rows::member_ids(cql, chat).await?;
-                    if members.contains(&user) {
-                        return Err(StoreError::Conflict(format!(
-                            "user {user} is already a member of chat {chat}"
-                        )));
-                    }
-                    limits.chat_size("user_id", members.len() + 1)?;
-                    members.push(user);
-                    let mut d = Draft::new((), ctx.seq);
-                    d.mutations.push(Mutation::PutMember {
-                        chat: chat.0,
-                        user: user.0,
-                        joined_at: ctx.now.millis(),
-                    });
-                    d.mutations.push(Mutation::TouchChat {
-                        id: chat.0,
-                        activity: ctx.op,
-                    });
-                    let added = d.data(json!({"chat_id": chat, "user_id": user, "by": actor}));
-                    let view = rows::chat_view(cql, chat, members.clone(), ctx.offset).await?;
-                    let joined = d.data(to_json(&view)?);
-                    d.primary_event =
-                        Some(event(primary, EventKind::ChatMemberAdded, added, members));
-                    d.secondary.push(event(
-                        Topic::User(user),
-                        EventKind::ChatJoined,
-                        joined,
-                        vec![user],
-                    ));
-                    Ok(Outcome::Change(d))
-                })
-        },
-    )
+    commit_on(s, w, primary, move |ctx: Ctx| async move {
+        if !rows::is_member(cql, chat, actor).await? {
+            return Err(rows::chat_not_found(chat));
+        }
+        if rows::user(cql, user).await?.is_none() {
+            return Err(StoreError::NotFound(format!("user {user} not found")));
+        }
+        let mut members = rows::member_ids(cql, chat).await?;
+        if members.contains(&user) {
+            return Err(StoreError::Conflict(format!(
+                "user {user} is already a member of chat {chat}"
+            )));
+        }
+        limits.chat_size("user_id", members.len() + 1)?;
+        members.push(user);
+        let mut d = Draft::new((), ctx.seq);
+        d.mutations.push(Mutation::PutMember {
+            chat: chat.0,
+            user: user.0,
+            joined_at: ctx.now.millis(),
+        });
+        d.mutations.push(Mutation::TouchChat {
+            id: chat.0,
+            activity: ctx.op,
+        });
+        let added = d.data(json!({"chat_id": chat, "user_id": user, "by": actor}));
+        let view = rows::chat_view(cql, chat, members.clone(), ctx.offset).await?;
+        let joined = d.data(to_json(&view)?);
+        d.primary_event = Some(event(primary, EventKind::ChatMemberAdded, added, members));
+        d.secondary.push(event(
+            Topic::User(user),
+            EventKind::ChatJoined,
+            joined,
+            vec![user],
+        ));
+        Ok(Outcome::Change(d))
+    })
     .await
 }
 
@@ -343,63 +340,54 @@ pub(crate) async fn remove_member(
     let primary = Topic::Chat(chat);
     let cql: &Cql = &s.engine.cql;
     let actor = w.actor;
-    idempotent(
-        s,
-        w,
-        |_| primary,
-        |op, claim| {
-            s.engine
-                .commit(primary, op, claim, move |ctx: Ctx| async move {
-                    let members = rows::member_ids(cql, chat).await?;
-                    if !members.contains(&actor) {
-                        return Err(rows::chat_not_found(chat));
-                    }
-                    if !members.contains(&user) {
-                        return Err(StoreError::NotFound(format!(
-                            "user {user} is not a member of chat {chat}"
-                        )));
-                    }
-                    if user != actor {
-                        let (_, creator, _, _) = rows::chat_row(cql, chat)
-                            .await?
-                            .ok_or_else(|| rows::chat_not_found(chat))?;
-                        if creator != actor {
-                            return Err(StoreError::Forbidden(
-                                "only the chat's creator can remove other members".into(),
-                            ));
-                        }
-                    }
-                    let mut d = Draft::new((), ctx.seq);
-                    d.mutations.push(Mutation::DelMember {
-                        chat: chat.0,
-                        user: user.0,
-                    });
-                    d.mutations.push(Mutation::TouchChat {
-                        id: chat.0,
-                        activity: ctx.op,
-                    });
-                    // The removed user hears of their own removal on the chat topic too.
-                    let mut recipients: Vec<UserId> =
-                        members.into_iter().filter(|m| *m != user).collect();
-                    recipients.push(user);
-                    let removed = d.data(json!({"chat_id": chat, "user_id": user, "by": actor}));
-                    let left = d.data(json!({"chat_id": chat}));
-                    d.primary_event = Some(event(
-                        primary,
-                        EventKind::ChatMemberRemoved,
-                        removed,
-                        recipients,
-                    ));
-                    d.secondary.push(event(
-                        Topic::User(user),
-                        EventKind::ChatLeft,
-                        left,
-                        vec![user],
-                    ));
-                    Ok(Outcome::Change(d))
-                })
-        },
-    )
+    commit_on(s, w, primary, move |ctx: Ctx| async move {
+        let members = rows::member_ids(cql, chat).await?;
+        if !members.contains(&actor) {
+            return Err(rows::chat_not_found(chat));
+        }
+        if !members.contains(&user) {
+            return Err(StoreError::NotFound(format!(
+                "user {user} is not a member of chat {chat}"
+            )));
+        }
+        if user != actor {
+            let (_, creator, _, _) = rows::chat_row(cql, chat)
+                .await?
+                .ok_or_else(|| rows::chat_not_found(chat))?;
+            if creator != actor {
+                return Err(StoreError::Forbidden(
+                    "only the chat's creator can remove other members".into(),
+                ));
+            }
+        }
+        let mut d = Draft::new((), ctx.seq);
+        d.mutations.push(Mutation::DelMember {
+            chat: chat.0,
+            user: user.0,
+        });
+        d.mutations.push(Mutation::TouchChat {
+            id: chat.0,
+            activity: ctx.op,
+        });
+        // The removed user hears of their own removal on the chat topic too.
+        let mut recipients: Vec<UserId> = members.into_iter().filter(|m| *m != user).collect();
+        recipients.push(user);
+        let removed = d.data(json!({"chat_id": chat, "user_id": user, "by": actor}));
+        let left = d.data(json!({"chat_id": chat}));
+        d.primary_event = Some(event(
+            primary,
+            EventKind::ChatMemberRemoved,
+            removed,
+            recipients,
+        ));
+        d.secondary.push(event(
+            Topic::User(user),
+            EventKind::ChatLeft,
+            left,
+            vec![user],
+        ));
+        Ok(Outcome::Change(d))
+    })
     .await
 }
 
@@ -413,49 +401,40 @@ pub(crate) async fn post_message(
     let cql: &Cql = &s.engine.cql;
     let limits = &s.limits;
     let actor = w.actor;
-    idempotent(
-        s,
-        w,
-        |_| primary,
-        |op, claim| {
-            s.engine
-                .commit(primary, op, claim, move |ctx: Ctx| async move {
-                    // The member list answers both "may the actor post?" and "who receives it?".
-                    let members = rows::member_ids(cql, chat).await?;
-                    if !members.contains(&actor) {
-                        return Err(rows::chat_not_found(chat));
-                    }
-                    limits.message_body(body)?;
-                    let seq = ctx.seq + 1;
-                    let message = Message {
-                        id: MessageId(ctx.op),
-                        chat_id: chat,
-                        seq,
-                        author_id: actor,
-                        body: body.to_owned(),
-                        created_at: ctx.now,
-                        edited_at: None,
-                    };
-                    let mut d = Draft::new(message.clone(), seq);
-                    d.mutations.push(Mutation::PutMessage {
-                        chat: chat.0,
-                        seq,
-                        id: ctx.op,
-                        author: actor.0,
-                        body: body.to_owned(),
-                        created_at: ctx.now.millis(),
-                    });
-                    d.mutations.push(Mutation::TouchChat {
-                        id: chat.0,
-                        activity: ctx.op,
-                    });
-                    let data = d.data(to_json(&message)?);
-                    d.primary_event =
-                        Some(event(primary, EventKind::MessageCreated, data, members));
-                    Ok(Outcome::Change(d))
-                })
-        },
-    )
+    commit_on(s, w, primary, move |ctx: Ctx| async move {
+        // The member list answers both "may the actor post?" and "who receives it?".
+        let members = rows::member_ids(cql, chat).await?;
+        if !members.contains(&actor) {
+            return Err(rows::chat_not_found(chat));
+        }
+        limits.message_body(body)?;
+        let seq = ctx.seq + 1;
+        let message = Message {
+            id: MessageId(ctx.op),
+            chat_id: chat,
+            seq,
+            author_id: actor,
+            body: body.to_owned(),
+            created_at: ctx.now,
+            edited_at: None,
+        };
+        let mut d = Draft::new(message.clone(), seq);
+        d.mutations.push(Mutation::PutMessage {
+            chat: chat.0,
+            seq,
+            id: ctx.op,
+            author: actor.0,
+            body: body.to_owned(),
+            created_at: ctx.now.millis(),
+        });
+        d.mutations.push(Mutation::TouchChat {
+            id: chat.0,
+            activity: ctx.op,
+        });
+        let data = d.data(to_json(&message)?);
+        d.primary_event = Some(event(primary, EventKind::MessageCreated, data, members));
+        Ok(Outcome::Change(d))
+    })
     .await
 }
 
@@ -493,30 +472,22 @@ pub(crate) async fn edit_message(
     let cql: &Cql = &s.engine.cql;
     let limits = &s.limits;
     let actor = w.actor;
-    idempotent(
-        s,
-        w,
-        |_| primary,
-        |op, claim| {
-            s.engine
-                .commit(primary, op, claim, move |ctx: Ctx| async move {
-                    let (mut message, members) = own_message(cql, actor, chat, seq).await?;
-                    limits.message_body(body)?;
-                    message.body = body.to_owned();
-                    message.edited_at = Some(ctx.now);
-                    let mut d = Draft::new(message.clone(), ctx.seq);
-                    d.mutations.push(Mutation::EditMessage {
-                        chat: chat.0,
-                        seq,
-                        body: body.to_owned(),
-                        edited_at: ctx.now.millis(),
-                    });
-                    let data = d.data(to_json(&message)?);
-                    d.primary_event = Some(event(primary, EventKind::MessageEdited, data, members));
-                    Ok(Outcome::Change(d))
-                })
-        },
-    )
+    commit_on(s, w, primary, move |ctx: Ctx| async move {
+        let (mut message, members) = own_message(cql, actor, chat, seq).await?;
+        limits.message_body(body)?;
+        message.body = body.to_owned();
+        message.edited_at = Some(ctx.now);
+        let mut d = Draft::new(message.clone(), ctx.seq);
+        d.mutations.push(Mutation::EditMessage {
+            chat: chat.0,
+            seq,
+            body: body.to_owned(),
+            edited_at: ctx.now.millis(),
+        });
+        let data = d.data(to_json(&message)?);
+        d.primary_event = Some(event(primary, EventKind::MessageEdited, data, members));
+        Ok(Outcome::Change(d))
+    })
     .await
 }
 
@@ -529,38 +500,23 @@ pub(crate) async fn delete_message(
     let primary = Topic::Chat(chat);
     let cql: &Cql = &s.engine.cql;
     let actor = w.actor;
-    idempotent(
-        s,
-        w,
-        |_| primary,
-        |op, claim| {
-            s.engine
-                .commit(primary, op, claim, move |ctx: Ctx| async move {
-                    let (message, members) = own_message(cql, actor, chat, seq).await?;
-                    let bucket = cql.layout.message(seq);
-                    // The newest bucket stays listed: new messages land in it.
-                    let drop_bucket = bucket < cql.layout.message(ctx.seq)
-                        && !rows::bucket_holds_others(
-                            cql,
-                            &cql.st.messages_before,
-                            chat.0,
-                            bucket,
-                            seq,
-                        )
-                        .await?;
-                    let mut d = Draft::new((), ctx.seq);
-                    d.mutations.push(Mutation::DelMessage {
-                        chat: chat.0,
-                        seq,
-                        drop_bucket,
-                    });
-                    let data = d.data(json!({"chat_id": chat, "seq": seq, "id": message.id}));
-                    d.primary_event =
-                        Some(event(primary, EventKind::MessageDeleted, data, members));
-                    Ok(Outcome::Change(d))
-                })
-        },
-    )
+    commit_on(s, w, primary, move |ctx: Ctx| async move {
+        let (message, members) = own_message(cql, actor, chat, seq).await?;
+        let bucket = cql.layout.message(seq);
+        // The newest bucket stays listed: new messages land in it.
+        let drop_bucket = bucket < cql.layout.message(ctx.seq)
+            && !rows::bucket_holds_others(cql, &cql.st.messages_before, chat.0, bucket, seq)
+                .await?;
+        let mut d = Draft::new((), ctx.seq);
+        d.mutations.push(Mutation::DelMessage {
+            chat: chat.0,
+            seq,
+            drop_bucket,
+        });
+        let data = d.data(json!({"chat_id": chat, "seq": seq, "id": message.id}));
+        d.primary_event = Some(event(primary, EventKind::MessageDeleted, data, members));
+        Ok(Outcome::Change(d))
+    })
     .await
 }
 
@@ -575,39 +531,30 @@ pub(crate) async fn create_post(s: &Inner, w: &Write, body: &str) -> StoreResult
     let primary = Topic::Posts(actor);
     let cql: &Cql = &s.engine.cql;
     let limits = &s.limits;
-    idempotent(
-        s,
-        w,
-        |_| primary,
-        |op, claim| {
-            s.engine
-                .commit(primary, op, claim, move |ctx: Ctx| async move {
-                    limits.post_body(body)?;
-                    rows::existing_user(cql, actor).await?;
-                    let seq = ctx.seq + 1;
-                    let post = Post {
-                        id: PostId(ctx.op),
-                        author_id: actor,
-                        seq,
-                        body: body.to_owned(),
-                        created_at: ctx.now,
-                    };
-                    let mut d = Draft::new(post.clone(), seq);
-                    d.mutations.push(Mutation::PutPost {
-                        author: actor.0,
-                        seq,
-                        id: ctx.op,
-                        body: body.to_owned(),
-                        created_at: ctx.now.millis(),
-                    });
-                    let data = d.data(to_json(&post)?);
-                    let recipients = post_recipients(cql, actor).await?;
-                    d.primary_event =
-                        Some(event(primary, EventKind::PostCreated, data, recipients));
-                    Ok(Outcome::Change(d))
-                })
-        },
-    )
+    commit_on(s, w, primary, move |ctx: Ctx| async move {
+        limits.post_body(body)?;
+        rows::existing_user(cql, actor).await?;
+        let seq = ctx.seq + 1;
+        let post = Post {
+            id: PostId(ctx.op),
+            author_id: actor,
+            seq,
+            body: body.to_owned(),
+            created_at: ctx.now,
+        };
+        let mut d = Draft::new(post.clone(), seq);
+        d.mutations.push(Mutation::PutPost {
+            author: actor.0,
+            seq,
+            id: ctx.op,
+            body: body.to_owned(),
+            created_at: ctx.now.millis(),
+        });
+        let data = d.data(to_json(&post)?);
+        let recipients = post_recipients(cql, actor).await?;
+        d.primary_event = Some(event(primary, EventKind::PostCreated, data, recipients));
+        Ok(Outcome::Change(d))
+    })
     .await
 }
 
@@ -622,40 +569,24 @@ pub(crate) async fn delete_post(s: &Inner, w: &Write, id: PostId) -> StoreResult
         ));
     }
     let primary = Topic::Posts(author);
-    idempotent(
-        s,
-        w,
-        |_| primary,
-        |op, claim| {
-            s.engine
-                .commit(primary, op, claim, move |ctx: Ctx| async move {
-                    let (_, seq) = rows::post_owner(cql, id)
-                        .await?
-                        .ok_or_else(|| StoreError::NotFound(format!("post {id} not found")))?;
-                    let bucket = cql.layout.post(seq);
-                    let drop_bucket = bucket < cql.layout.post(ctx.seq)
-                        && !rows::bucket_holds_others(
-                            cql,
-                            &cql.st.posts_before,
-                            author.0,
-                            bucket,
-                            seq,
-                        )
-                        .await?;
-                    let mut d = Draft::new((), ctx.seq);
-                    d.mutations.push(Mutation::DelPost {
-                        author: author.0,
-                        seq,
-                        id: id.0,
-                        drop_bucket,
-                    });
-                    let data = d.data(json!({"id": id, "author_id": author, "seq": seq}));
-                    let recipients = post_recipients(cql, author).await?;
-                    d.primary_event =
-                        Some(event(primary, EventKind::PostDeleted, data, recipients));
-                    Ok(Outcome::Change(d))
-                })
-        },
-    )
+    commit_on(s, w, primary, move |ctx: Ctx| async move {
+        let (_, seq) = rows::post_owner(cql, id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("post {id} not found")))?;
+        let bucket = cql.layout.post(seq);
+        let drop_bucket = bucket < cql.layout.post(ctx.seq)
+            && !rows::bucket_holds_others(cql, &cql.st.posts_before, author.0, bucket, seq).await?;
+        let mut d = Draft::new((), ctx.seq);
+        d.mutations.push(Mutation::DelPost {
+            author: author.0,
+            seq,
+            id: id.0,
+            drop_bucket,
+        });
+        let data = d.data(json!({"id": id, "author_id": author, "seq": seq}));
+        let recipients = post_recipients(cql, author).await?;
+        d.primary_event = Some(event(primary, EventKind::PostDeleted, data, recipients));
+        Ok(Outcome::Change(d))
+    })
     .await
 }
