@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::cql::{big, text, RowExt};
 
+use super::commit::TopicRow;
 use super::Inner;
 use crate::check::Violation;
 use crate::error::StoreResult;
@@ -33,8 +34,8 @@ pub(crate) async fn repair(s: &Inner) -> StoreResult<usize> {
     let cql = &s.engine.cql;
     let mut repaired = 0;
     for r in cql.scan(&cql.st.all_topics).await? {
-        let Some(name) = r.text_at(0) else { continue };
-        let row = s.engine.topic(&name, false).await?;
+        let Some(name) = r.text_at(10) else { continue };
+        let row = TopicRow::from_row(&r);
         if row.pending_op.is_some() {
             s.engine.settle(&name, &row).await?;
             repaired += 1;
@@ -160,8 +161,8 @@ pub(crate) async fn check(s: &Inner) -> StoreResult<Vec<Violation>> {
     // Topics: events exactly low..=head, no plan left half-applied.
     let mut seqs: HashMap<String, u64> = HashMap::new();
     for r in cql.scan(&cql.st.all_topics).await? {
-        let Some(name) = r.text_at(0) else { continue };
-        let row = s.engine.topic(&name, false).await?;
+        let Some(name) = r.text_at(10) else { continue };
+        let row = TopicRow::from_row(&r);
         seqs.insert(name.clone(), row.seq);
         if let Some(plan) = row.plan()? {
             if !plan.secondary.is_empty() {

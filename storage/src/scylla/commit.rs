@@ -66,7 +66,8 @@ pub(crate) struct TopicRow {
 }
 
 impl TopicRow {
-    fn from_row(r: &Row) -> Self {
+    /// From a row whose first ten columns are those of `SELECT version, head, ... last`.
+    pub(crate) fn from_row(r: &Row) -> Self {
         Self {
             exists: true,
             version: r.i64_at(0).unwrap_or(0),

@@ -125,7 +125,7 @@ statements! {
 
     topic: Read = "SELECT version, head, low, seq, ts, pending_op, pending, last_op, last_primary, last FROM {ks}.topics WHERE topic = ?";
     topic_serial: Serial = "SELECT version, head, low, seq, ts, pending_op, pending, last_op, last_primary, last FROM {ks}.topics WHERE topic = ?";
-    all_topics: Read = "SELECT topic FROM {ks}.topics";
+    all_topics: Read = "SELECT version, head, low, seq, ts, pending_op, pending, last_op, last_primary, last, topic FROM {ks}.topics";
     topic_insert: Lwt = "INSERT INTO {ks}.topics (topic, version, head, low, seq, ts, pending_op, pending, last_op, last_primary, last) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS";
     topic_cas: Lwt = "UPDATE {ks}.topics SET version = ?, head = ?, seq = ?, ts = ?, pending_op = ?, pending = ?, last_op = ?, last_primary = ?, last = ? WHERE topic = ? IF version = ?";
     topic_append: Lwt = "UPDATE {ks}.topics SET version = ?, head = ?, ts = ?, last_op = ?, last_primary = ?, last = ? WHERE topic = ? IF version = ?";

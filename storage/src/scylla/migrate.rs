@@ -123,13 +123,3 @@ pub(crate) async fn layout(session: &Session, keyspace: &str) -> StoreResult<Opt
         event_bucket: e as u64,
     }))
 }
-
-/// Drops the keyspace (tests clean up after themselves with it).
-pub async fn drop_keyspace(address: &ScyllaAddress) -> StoreResult<()> {
-    let session = connect(address).await?;
-    run(
-        &session,
-        &format!("DROP KEYSPACE IF EXISTS {}", address.keyspace),
-    )
-    .await
-}

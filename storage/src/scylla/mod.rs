@@ -30,7 +30,7 @@ use async_trait::async_trait;
 
 pub use address::{Replication, ScyllaAddress};
 pub use checker::INVARIANTS;
-pub use migrate::{drop_keyspace, migrate};
+pub use migrate::migrate;
 
 use crate::check::Violation;
 use crate::error::StoreResult;
@@ -80,12 +80,6 @@ impl ScyllaStore {
             }),
         })
     }
-
-    /// Finishes every write that crashed processes left committed but not
-    /// applied; returns how many it found.
-    pub async fn repair(&self) -> StoreResult<usize> {
-        checker::repair(&self.inner).await
-    }
 }
 
 #[async_trait]
@@ -95,7 +89,7 @@ impl Store for ScyllaStore {
     }
 
     async fn create_user(&self, new: NewUser) -> StoreResult<User> {
-        reads::create_user(&self.inner, &new).await
+        writes::create_user(&self.inner, &new).await
     }
 
     async fn user_credentials(&self, username: &str) -> StoreResult<(User, PasswordHash)> {

@@ -1,6 +1,5 @@
-//! The read operations, and registration (whose commit point is a username
-//! claim rather than a topic). Lists page through bounded partitions and
-//! skip empty buckets by walking the bucket index tables.
+//! The read operations. Lists page through bounded partitions and skip
+//! empty buckets by walking the bucket index tables.
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 
@@ -17,57 +16,7 @@ use crate::store::Cursor;
 use crate::time::Timestamp;
 use crate::topic::Topic;
 
-pub(crate) async fn create_user(s: &Inner, new: &NewUser) -> StoreResult<User> {
-    s.limits.username(&new.username)?;
-    let display_name = new
-        .display_name
-        .clone()
-        .unwrap_or_else(|| new.username.clone());
-    s.limits.display_name(&display_name)?;
-    let cql = &s.engine.cql;
-    let id = UserId(s.ids.next());
-    let now = Timestamp::now();
-    let claim = vec![
-        text(new.username.clone()),
-        u64v(id.0),
-        text(display_name.clone()),
-        text(new.password.as_str()),
-        big(now.millis()),
-    ];
-    let claimed = match cql.lwt(&cql.st.claim_username, claim).await {
-        Ok(applied) => applied,
-        Err(e) => {
-            let owner = cql
-                .row(&cql.st.username_serial, vec![text(new.username.clone())])
-                .await
-                .map_err(|_| {
-                    StoreError::Unavailable(format!("{} ({e})", super::commit::UNKNOWN))
-                })?;
-            match owner.and_then(|r| r.i64_at(0)) {
-                Some(owner) => owner as u64 == id.0,
-                None => return Err(StoreError::Unavailable(format!("registration failed: {e}"))),
-            }
-        }
-    };
-    if !claimed {
-        return Err(StoreError::Conflict(format!(
-            "username {:?} is taken",
-            new.username
-        )));
-    }
-    let user = User {
-        id,
-        username: new.username.clone(),
-        display_name,
-        created_at: now,
-    };
-    // The claim is the commit point; the by-id row is derived from it and
-    // rebuilt by a lookup or `tidings check` if this process dies first.
-    put_user(cql, &user, new.password.as_str()).await?;
-    Ok(user)
-}
-
-async fn put_user(cql: &Cql, user: &User, hash: &str) -> StoreResult<()> {
+pub(crate) async fn put_user(cql: &Cql, user: &User, hash: &str) -> StoreResult<()> {
     cql.run(
         &cql.st.put_user,
         vec![

@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use super::commit::{Ctx, Draft, Outcome, WantEvent};
-use super::cql::Cql;
+use super::cql::{big, text, u64v, Cql, RowExt};
 use super::idempotency::idempotent;
 use super::plan::Mutation;
 use super::rows;
@@ -13,8 +13,9 @@ use super::Inner;
 use crate::delta::EventKind;
 use crate::error::{StoreError, StoreResult};
 use crate::ids::{ChatId, MessageId, PostId, UserId};
-use crate::model::{Chat, FriendOutcome, FriendStatus, Message, NewChat, Post};
+use crate::model::{Chat, FriendOutcome, FriendStatus, Message, NewChat, NewUser, Post, User};
 use crate::store::{Answer, Committed, Write};
+use crate::time::Timestamp;
 use crate::topic::Topic;
 use std::future::Future;
 
@@ -589,4 +590,56 @@ pub(crate) async fn delete_post(s: &Inner, w: &Write, id: PostId) -> StoreResult
         Ok(Outcome::Change(d))
     })
     .await
+}
+
+/// Registration: its commit point is a username claim (which carries the
+/// whole user) rather than a topic row.
+pub(crate) async fn create_user(s: &Inner, new: &NewUser) -> StoreResult<User> {
+    s.limits.username(&new.username)?;
+    let display_name = new
+        .display_name
+        .clone()
+        .unwrap_or_else(|| new.username.clone());
+    s.limits.display_name(&display_name)?;
+    let cql = &s.engine.cql;
+    let id = UserId(s.ids.next());
+    let now = Timestamp::now();
+    let claim = vec![
+        text(new.username.clone()),
+        u64v(id.0),
+        text(display_name.clone()),
+        text(new.password.as_str()),
+        big(now.millis()),
+    ];
+    let claimed = match cql.lwt(&cql.st.claim_username, claim).await {
+        Ok(applied) => applied,
+        Err(e) => {
+            let owner = cql
+                .row(&cql.st.username_serial, vec![text(new.username.clone())])
+                .await
+                .map_err(|_| {
+                    StoreError::Unavailable(format!("{} ({e})", super::commit::UNKNOWN))
+                })?;
+            match owner.and_then(|r| r.i64_at(0)) {
+                Some(owner) => owner as u64 == id.0,
+                None => return Err(StoreError::Unavailable(format!("registration failed: {e}"))),
+            }
+        }
+    };
+    if !claimed {
+        return Err(StoreError::Conflict(format!(
+            "username {:?} is taken",
+            new.username
+        )));
+    }
+    let user = User {
+        id,
+        username: new.username.clone(),
+        display_name,
+        created_at: now,
+    };
+    // The claim is the commit point; the by-id row is derived from it and
+    // rebuilt by a lookup or `tidings check` if this process dies first.
+    super::reads::put_user(cql, &user, new.password.as_str()).await?;
+    Ok(user)
 }
